@@ -1,0 +1,159 @@
+"""One VM's physical machine: a Unicorn AArch64 CPU, its memory, and its vCPUs' register files.
+
+Each VM has its own Unicorn instance, so a VM can only ever address its own memory (VM-5):
+another VM's range is simply not mapped there, and touching it is a fault. Guest RAM is host
+memory (``mem_map_ptr`` over a ctypes array), so the mailbox copy is a ``memmove`` and Python
+reads guest memory without going through the emulator.
+
+Registers are read and written through libunicorn's C API directly (``uc_reg_*_batch`` with
+arrays prepared once): the Python wrapper costs a few microseconds a register, and the
+hypercall path touches 22 of them.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from typing import Any
+
+from unicorn import UC_ARCH_ARM64, UC_MODE_ARM, UC_PROT_ALL, Uc  # type: ignore[import-untyped]
+from unicorn import arm64_const as a64  # type: ignore[import-untyped]
+from unicorn.unicorn_py3.unicorn import uclib  # type: ignore[import-untyped]
+
+#: SCR_EL3 = NS | RW | HCE: without HCE an ``hvc`` at EL1 is UNDEFINED in Unicorn.
+SCR_EL3_VALUE = 0x501
+TCG_BUFFER_SIZE = 4 * 1024 * 1024
+
+X_REGS: tuple[int, ...] = tuple(getattr(a64, f"UC_ARM64_REG_X{i}") for i in range(29)) + (
+    a64.UC_ARM64_REG_X29,
+    a64.UC_ARM64_REG_X30,
+)
+REG_PC: int = a64.UC_ARM64_REG_PC
+REG_SP: int = a64.UC_ARM64_REG_SP
+REG_NZCV: int = a64.UC_ARM64_REG_NZCV
+#: A vCPU's saved context: x0..x30, SP, PC, NZCV.
+CONTEXT_REGS: tuple[int, ...] = X_REGS + (REG_SP, REG_PC, REG_NZCV)
+CTX_SP, CTX_PC = 31, 32
+
+
+class _Batch:
+    """A fixed list of registers read or written with one C call."""
+
+    def __init__(self, handle: Any, regs: tuple[int, ...]) -> None:
+        n = len(regs)
+        self._handle = handle
+        self._n = n
+        self._ids = (ctypes.c_int * n)(*regs)
+        self.values = (ctypes.c_uint64 * n)()
+        base = ctypes.addressof(self.values)
+        self._ptrs = (ctypes.c_void_p * n)(*(base + 8 * i for i in range(n)))
+
+    def read(self) -> Any:
+        uclib.uc_reg_read_batch(self._handle, self._ids, self._ptrs, self._n)
+        return self.values
+
+    def write(self) -> None:
+        uclib.uc_reg_write_batch(self._handle, self._ids, self._ptrs, self._n)
+
+
+class Machine:
+    """The CPU and memory of one VM, with the register files of its vCPUs."""
+
+    def __init__(self, vm_id: int, base: int, size: int, vcpus: int) -> None:
+        self.vm_id = vm_id
+        self.base = base
+        self.size = size
+        self.uc = Uc(UC_ARCH_ARM64, UC_MODE_ARM)
+        self.uc.ctl_set_tcg_buffer_size(TCG_BUFFER_SIZE)
+        self.uc.reg_write(a64.UC_ARM64_REG_CP_REG, (1, 1, 3, 6, 0, SCR_EL3_VALUE))
+        self.ram = (ctypes.c_ubyte * size)()
+        self.ram_addr = ctypes.addressof(self.ram)
+        self.uc.mem_map_ptr(base, size, UC_PROT_ALL, self.ram)
+        handle = self.uc._uch
+        self._u64 = ctypes.c_uint64()
+        self._args = _Batch(handle, X_REGS[:4])
+        self._ret = _Batch(handle, X_REGS[:18])  # x0 = result, x1..x17 = 0 (CALL-5)
+        self._ctx = _Batch(handle, CONTEXT_REGS)
+        #: Saved contexts of the vCPUs not loaded in the CPU right now.
+        self.contexts: list[list[int] | None] = [None] * vcpus
+        self.loaded = 0
+
+    # --- memory ---------------------------------------------------------------------------
+
+    def contains(self, addr: int, size: int) -> bool:
+        return self.base <= addr and addr + size <= self.base + self.size
+
+    def load(self, addr: int, data: bytes) -> None:
+        if not self.contains(addr, len(data)):
+            raise ValueError(f"VM {self.vm_id}: {len(data)} bytes at {addr:#x} fall outside its memory")
+        ctypes.memmove(self.ram_addr + addr - self.base, data, len(data))
+
+    def read(self, addr: int, size: int) -> bytes:
+        if not self.contains(addr, size):
+            raise ValueError(f"VM {self.vm_id}: {size} bytes at {addr:#x} fall outside its memory")
+        off = addr - self.base
+        return bytes(self.ram[off : off + size])
+
+    def word(self, addr: int) -> int | None:
+        """The 32-bit word at ``addr``, or None when it is not this VM's memory."""
+        if not self.contains(addr, 4):
+            return None
+        return int.from_bytes(self.read(addr, 4), "little")
+
+    # --- registers ------------------------------------------------------------------------
+
+    def reg(self, reg: int) -> int:
+        uclib.uc_reg_read(self.uc._uch, reg, ctypes.byref(self._u64))
+        return int(self._u64.value)
+
+    def set_reg(self, reg: int, value: int) -> None:
+        self._u64.value = value
+        uclib.uc_reg_write(self.uc._uch, reg, ctypes.byref(self._u64))
+
+    @property
+    def pc(self) -> int:
+        return self.reg(REG_PC)
+
+    def args(self) -> tuple[int, int, int, int]:
+        v = self._args.read()
+        return v[0], v[1], v[2], v[3]
+
+    def set_return(self, x0: int) -> None:
+        """Return from a hypercall: x0 = result, x1..x17 = 0 (CALL-5)."""
+        self._ret.values[0] = x0
+        self._ret.write()
+
+    def save(self) -> list[int]:
+        return list(self._ctx.read())
+
+    def restore(self, ctx: list[int]) -> None:
+        self._ctx.values[:] = ctx
+        self._ctx.write()
+
+    def activate(self, vcpu: int) -> None:
+        """Load ``vcpu``'s registers into the CPU, saving those of the vCPU loaded before."""
+        if vcpu == self.loaded:
+            return
+        self.contexts[self.loaded] = self.save()
+        ctx = self.contexts[vcpu]
+        if ctx is None:
+            raise RuntimeError(f"VM {self.vm_id} vCPU {vcpu} has no context: it was never started")
+        self.restore(ctx)
+        self.contexts[vcpu] = None
+        self.loaded = vcpu
+
+    def start_vcpu(self, vcpu: int, entry: int, x0: int = 0) -> None:
+        """Give ``vcpu`` its boot context: PC = entry, SP = 0, x0 as given, all else zero."""
+        ctx = [0] * len(CONTEXT_REGS)
+        ctx[0] = x0
+        ctx[CTX_PC] = entry
+        if vcpu == self.loaded:
+            self.restore(ctx)
+        else:
+            self.contexts[vcpu] = ctx
+
+    def close(self) -> None:
+        """Release the emulator (its translation buffer and mappings)."""
+        try:
+            self.uc.mem_unmap(self.base, self.size)
+        except Exception:  # noqa: BLE001 - already gone: nothing to release
+            pass

@@ -1,0 +1,508 @@
+"""A booted system: the VMs' machines, the ABI core, and the scheduler that runs one physical CPU.
+
+The scheduler lives in Python, outside Unicorn's callbacks: it runs the current vCPU with
+``emu_start`` until an event (a hypercall that switches, a ``wfi``, the end of a time slice,
+a fault, the primary driver handing back to Python), then decides what runs next. Hypercalls
+that do not switch are answered inside the interrupt hook, and the guest goes on in the same
+``emu_start``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from unicorn import UcError  # type: ignore[import-untyped]
+
+from guest_asm import abi, programs
+from guest_asm.assembler import Image, assemble
+from reference_hv.core import Core, Outcome, Vcpu, VcpuState, Vm
+from reference_hv.machine import REG_PC, X_REGS, Machine
+from reference_hv.trace import TraceEvent, events
+
+INTNO_UNDEF = 1
+INTNO_SVC = 2
+INTNO_BRK = 7
+INTNO_HVC = 11
+INTNO_SMC = 13
+_INTNO_KINDS = {
+    INTNO_UNDEF: "undefined instruction",
+    INTNO_SVC: "svc (exception the ABI does not define)",
+    INTNO_BRK: "breakpoint (brk)",
+}
+
+#: Where ``emu_start`` is told to stop: never mapped, so no translated block is lost.
+UNTIL = 0xFFFF_0000_0000
+DEFAULT_BASE = 0x4000_0000
+VM_ALIGN = 0x10_0000
+MAX_VMS = 64
+MAX_VCPUS = 64
+MAX_MEMORY = 64 * 1024 * 1024
+
+
+class HarnessError(Exception):
+    """The harness cannot do what was asked (bad configuration, a halted system, an internal bug)."""
+
+
+class ConfigError(HarnessError, ValueError):
+    """A system description that cannot be booted."""
+
+
+class SystemHalted(HarnessError):
+    """A call on a system that already stopped (fault, PSCI_SYSTEM_OFF, budget exhausted)."""
+
+
+@dataclass(frozen=True)
+class VMSpec:
+    """One VM to boot: its program's assembly source (assembled at the VM's base), memory, vCPUs.
+
+    ``ready_vcpus`` > 1 is an extension of this reference (VM-4 boots only vCPU 0): the first
+    ``ready_vcpus`` vCPUs start ready at the entry point with x0 = their index, which makes the
+    order in which blocked vCPUs are woken (SEND-9) observable.
+    """
+
+    source: str
+    name: str = "guest"
+    memory: int = 0x10_0000
+    vcpus: int = 1
+    ready_vcpus: int = 1
+
+    @classmethod
+    def program(cls, program: str, *, memory: int = 0x10_0000, vcpus: int = 1, **params: int) -> VMSpec:
+        """A VM running a program of the guest library, e.g. ``VMSpec.program("relay", NEXT_HOP=2)``."""
+        return cls(programs.source(program, **params), name=f"{program}.S", memory=memory, vcpus=vcpus)
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A guest exception the ABI does not define (§10): where and what."""
+
+    vm: int
+    vcpu: int
+    pc: int
+    kind: str
+    address: int | None = None
+
+    def __str__(self) -> str:
+        addr = "" if self.address is None else f", address {self.address:#x}"
+        return f"VM {self.vm} vCPU {self.vcpu}: {self.kind} at PC {self.pc:#x}{addr}"
+
+
+@dataclass(frozen=True)
+class Timeout:
+    """The instruction or world-switch budget ran out before the primary handed back."""
+
+    vm: int
+    vcpu: int
+    pc: int
+    instructions: int
+    switches: int
+
+    def __str__(self) -> str:
+        return (
+            f"budget exhausted after {self.instructions} instructions and {self.switches} world switches; "
+            f"VM {self.vm} vCPU {self.vcpu} was running at PC {self.pc:#x}"
+        )
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """What the primary observed: x0..x30 after its instruction, unless the system stopped first."""
+
+    regs: tuple[int, ...] = ()
+    fault: Fault | None = None
+    timeout: Timeout | None = None
+    system_off: bool = False
+    trace: tuple[TraceEvent, ...] = field(default=(), repr=False)
+
+    @property
+    def completed(self) -> bool:
+        return bool(self.regs)
+
+    @property
+    def x0(self) -> int:
+        if not self.regs:
+            raise HarnessError(f"the call did not return: {self.stop_reason()}")
+        return self.regs[0]
+
+    def stop_reason(self) -> str:
+        if self.fault is not None:
+            return f"fault: {self.fault}"
+        if self.timeout is not None:
+            return f"timeout: {self.timeout}"
+        if self.system_off:
+            return "PSCI_SYSTEM_OFF"
+        return "returned"
+
+
+@dataclass
+class _Event:
+    kind: Literal["outcome", "driver", "fault", "internal"]
+    outcome: Outcome | None = None
+    fault: Fault | None = None
+    error: BaseException | None = None
+
+
+class System:
+    """A booted system. With no ``primary`` spec the primary runs the driver (:meth:`call`)."""
+
+    def __init__(
+        self,
+        secondaries: Sequence[VMSpec] = (),
+        *,
+        primary: VMSpec | None = None,
+        primary_vcpus: int = 8,
+        time_slice: int = 10_000,
+        budget: int = 5_000_000,
+        max_switches: int = 100_000,
+        fault_policy: Literal["stop", "continue"] = "stop",
+        base: int = DEFAULT_BASE,
+        trace: bool = True,
+    ) -> None:
+        if time_slice < 1 or budget < 1 or max_switches < 1:
+            raise ConfigError("time_slice, budget and max_switches must be at least 1")
+        if fault_policy not in ("stop", "continue"):
+            raise ConfigError(f"fault_policy must be 'stop' or 'continue', not {fault_policy!r}")
+        self.driven = primary is None
+        if primary is None:
+            primary = VMSpec(programs.driver_source(), name="driver.S", vcpus=primary_vcpus)
+        specs = [primary, *secondaries]
+        if len(specs) > MAX_VMS:
+            raise ConfigError(f"{len(specs)} VMs: at most {MAX_VMS} are supported")
+        self.time_slice = time_slice
+        self.budget = budget
+        self.max_switches = max_switches
+        self.fault_policy = fault_policy
+        self._tracing = trace
+        self._raw: list[tuple[str, int, int, tuple[int, ...], int | None, str]] = []
+        self.halted: str | None = None
+        self.faults: list[Fault] = []
+        self.machines: list[Machine] = []
+        self.images: list[Image] = []
+        vms: list[Vm] = []
+        addr = base
+        for vm_id, spec in enumerate(specs):
+            self._check_spec(vm_id, spec)
+            image = self._assemble(vm_id, spec, addr)
+            machine = Machine(vm_id, addr, spec.memory, spec.vcpus)
+            machine.load(image.base, image.code)
+            for idx in range(spec.ready_vcpus):
+                machine.start_vcpu(idx, image.entry, x0=idx)
+            machine.uc.hook_add(_HOOK_INTR, self._make_hook(vm_id))
+            machine.uc.hook_add(_HOOK_MEM_UNMAPPED, self._make_mem_hook(vm_id))
+            self.machines.append(machine)
+            self.images.append(image)
+            vms.append(Vm(vm_id, addr, spec.memory, [Vcpu(vm_id, i) for i in range(spec.vcpus)]))
+            addr = (addr + spec.memory + VM_ALIGN - 1) // VM_ALIGN * VM_ALIGN
+        self.core = Core(vms, self._copy)
+        for vm, spec in zip(vms, specs, strict=True):
+            for idx in range(1, spec.ready_vcpus):
+                vm.vcpus[idx].state = VcpuState.READY
+        self._current: Vcpu = vms[0].vcpus[0]
+        self._event: _Event | None = None
+        self._mem_fault: tuple[int, int, bool] | None = None  # (address, pc, is_write)
+        if self.driven:
+            driver = self.images[0]
+            self._driver_ready = driver.symbol("hf_driver_ready")
+            self._driver_block = driver.symbol("hf_driver_block")
+            # Run the driver to its first hand-back so the first call starts from a known place.
+            first = self._execute()
+            if first != "driver":
+                raise HarnessError(f"the primary driver did not reach hf_driver_ready: {first}")
+
+    # --- construction ---------------------------------------------------------------------
+
+    @staticmethod
+    def _check_spec(vm_id: int, spec: VMSpec) -> None:
+        who = f"VM {vm_id} ({spec.name})"
+        if not 1 <= spec.vcpus <= MAX_VCPUS:
+            raise ConfigError(f"{who}: vcpus must be 1..{MAX_VCPUS}, not {spec.vcpus}")
+        if not 1 <= spec.ready_vcpus <= spec.vcpus:
+            raise ConfigError(f"{who}: ready_vcpus must be 1..vcpus, not {spec.ready_vcpus}")
+        if spec.memory % abi.PAGE_SIZE or not abi.PAGE_SIZE <= spec.memory <= MAX_MEMORY:
+            raise ConfigError(f"{who}: memory must be a multiple of 4 KiB up to {MAX_MEMORY:#x}, not {spec.memory:#x}")
+
+    @staticmethod
+    def _assemble(vm_id: int, spec: VMSpec, base: int) -> Image:
+        image = assemble(spec.source, base=base, name=spec.name)
+        if len(image.code) > spec.memory:
+            raise ConfigError(
+                f"VM {vm_id} ({spec.name}): its image is {len(image.code):#x} bytes, larger than its memory {spec.memory:#x}"
+            )
+        return image
+
+    # --- public API -----------------------------------------------------------------------
+
+    @property
+    def vm_count(self) -> int:
+        return len(self.machines)
+
+    def base(self, vm: int) -> int:
+        """The first address of ``vm``'s memory (identity mapped, VM-5)."""
+        return self._machine(vm).base
+
+    def memory_size(self, vm: int) -> int:
+        return self._machine(vm).size
+
+    def read(self, vm: int, addr: int, size: int) -> bytes:
+        """Read ``vm``'s memory, as a debugger would (no guest instruction runs)."""
+        try:
+            return self._machine(vm).read(addr, size)
+        except ValueError as e:
+            raise HarnessError(str(e)) from None
+
+    def write(self, vm: int, addr: int, data: bytes) -> None:
+        """Write ``vm``'s memory, as a debugger would. Not for code that has already run."""
+        try:
+            self._machine(vm).load(addr, data)
+        except ValueError as e:
+            raise HarnessError(str(e)) from None
+
+    @property
+    def trace(self) -> list[TraceEvent]:
+        return events(self._raw)
+
+    def vcpu_state(self, vm: int, vcpu: int) -> VcpuState:
+        """Introspection for the reference's own tests (not part of the conformance protocol)."""
+        return self.core.vms[vm].vcpus[vcpu].state
+
+    def call(
+        self,
+        x0: int,
+        x1: int = 0,
+        x2: int = 0,
+        x3: int = 0,
+        *,
+        regs: Mapping[int, int] | None = None,
+        insn: str = "hvc #0",
+    ) -> CallResult:
+        """Make the primary execute ``insn`` (an ``hvc`` or ``smc``) with x0..x3 = the arguments.
+
+        ``regs`` sets any of x4..x30 before the instruction (to check what the call preserves or
+        clears). Returns x0..x30 as the primary saw them after the instruction, or why the system
+        stopped before the instruction completed.
+        """
+        if not self.driven:
+            raise HarnessError("call() needs the primary driver: this system was booted with its own primary")
+        self._check_running()
+        try:
+            op = abi.DRIVER_OPS.index(insn)
+        except ValueError:
+            raise HarnessError(f"unsupported instruction {insn!r}; one of {', '.join(abi.DRIVER_OPS)}") from None
+        values = [0] * 31
+        values[:4] = [x0, x1, x2, x3]
+        for n, v in (regs or {}).items():
+            if not 4 <= n <= 30:
+                raise HarnessError(f"regs may set x4..x30 only, not x{n}")
+            values[n] = v
+        block = op.to_bytes(8, "little") + b"".join((v & abi.MASK64).to_bytes(8, "little") for v in values)
+        primary = self.machines[0]
+        primary.load(self._driver_block, block)
+        primary.set_reg(REG_PC, self._driver_ready + 4)
+        start = len(self._raw)
+        stop = self._execute()
+        trace = tuple(events(self._raw)[start:]) if self._tracing else ()
+        if stop == "driver":
+            out = primary.read(self._driver_block + abi.DRIVER_OUT, 31 * 8)
+            regs_out = tuple(int.from_bytes(out[i : i + 8], "little") for i in range(0, 31 * 8, 8))
+            return CallResult(regs=regs_out, trace=trace)
+        return self._stopped(stop, trace)
+
+    def run(self) -> CallResult:
+        """Run a system booted with its own primary until PSCI_SYSTEM_OFF, a fault or the budget."""
+        if self.driven:
+            raise HarnessError("run() is for systems booted with their own primary program; use call()")
+        self._check_running()
+        start = len(self._raw)
+        stop = self._execute()
+        return self._stopped(stop, tuple(events(self._raw)[start:]))
+
+    def close(self) -> None:
+        for m in self.machines:
+            m.close()
+        self.halted = self.halted or "closed"
+
+    # --- internals ------------------------------------------------------------------------
+
+    def _machine(self, vm: int) -> Machine:
+        if not 0 <= vm < len(self.machines):
+            raise HarnessError(f"no VM {vm}: this system has VMs 0..{len(self.machines) - 1}")
+        return self.machines[vm]
+
+    def _check_running(self) -> None:
+        if self.halted is not None:
+            raise SystemHalted(f"the system has stopped ({self.halted}); boot a new one")
+
+    def _stopped(self, stop: Fault | Timeout | str, trace: tuple[TraceEvent, ...]) -> CallResult:
+        if isinstance(stop, Fault):
+            self.halted = f"fault: {stop}"
+            return CallResult(fault=stop, trace=trace)
+        if isinstance(stop, Timeout):
+            self.halted = f"timeout: {stop}"
+            return CallResult(timeout=stop, trace=trace)
+        if stop == "system_off":
+            self.halted = "PSCI_SYSTEM_OFF"
+            return CallResult(system_off=True, trace=trace)
+        raise HarnessError(f"unexpected stop {stop!r}")  # pragma: no cover - _execute returns the above
+
+    def _copy(self, src_vm: int, src: int, dst_vm: int, dst: int, size: int) -> None:
+        s, d = self.machines[src_vm], self.machines[dst_vm]
+        # Both pages were checked by HF_VM_CONFIGURE to lie in their VM's memory.
+        ctypes.memmove(d.ram_addr + dst - d.base, s.ram_addr + src - s.base, size)
+
+    def _log(self, kind: str, vm: int, vcpu: int, args: tuple[int, ...] = (), result: int | None = None, detail: str = "") -> None:
+        if self._tracing:
+            self._raw.append((kind, vm, vcpu, args, result, detail))
+
+    def _make_hook(self, vm_id: int):  # type: ignore[no-untyped-def]
+        def hook(uc: object, intno: int, user_data: object) -> None:
+            try:
+                self._on_exception(vm_id, intno)
+            except BaseException as e:  # noqa: BLE001 - a harness bug must not escape Unicorn raw
+                self._event = _Event("internal", error=e)
+                self.machines[vm_id].uc.emu_stop()
+
+        return hook
+
+    def _make_mem_hook(self, vm_id: int):  # type: ignore[no-untyped-def]
+        def hook(uc: object, access: int, address: int, size: int, value: int, user_data: object) -> bool:
+            m = self.machines[vm_id]
+            self._mem_fault = (address, m.pc, access in _WRITE_ACCESSES)
+            return False
+
+        return hook
+
+    def _on_exception(self, vm_id: int, intno: int) -> None:
+        m = self.machines[vm_id]
+        vcpu = self._current
+        if intno == INTNO_HVC:
+            args = m.args()
+            outcome = self.core.hypercall(vm_id, vcpu.index, *args)
+            if outcome.ret is not None:
+                self._log("hvc", vm_id, vcpu.index, args, outcome.ret)
+                m.set_return(outcome.ret)
+                return
+            self._log("hvc", vm_id, vcpu.index, args, None)
+            self._event = _Event("outcome", outcome=outcome)
+            m.uc.emu_stop()
+            return
+        if intno == INTNO_SMC:
+            x0 = m.reg(X_REGS[0])
+            outcome = self.core.smc(vm_id, x0)
+            self._log("smc", vm_id, vcpu.index, (x0,), outcome.ret)
+            if outcome.ret is not None:
+                m.set_reg(X_REGS[0], outcome.ret)  # CALL-7: only x0 changes
+                return
+            self._event = _Event("outcome", outcome=outcome)
+            m.uc.emu_stop()
+            return
+        pc = m.pc
+        if intno == INTNO_BRK and vm_id == 0 and self.driven and pc == self._driver_ready:
+            self._event = _Event("driver")
+            m.uc.emu_stop()
+            return
+        kind = _INTNO_KINDS.get(intno, f"exception {intno}")
+        self._event = _Event("fault", fault=Fault(vm_id, vcpu.index, pc, kind))
+        m.uc.emu_stop()
+
+    def _execute(self) -> Fault | Timeout | str:
+        """Run the physical CPU until the primary hands back ("driver"), "system_off", a fault or a timeout."""
+        budget = self.budget
+        switches = 0
+        while True:
+            vcpu = self._current
+            m = self.machines[vcpu.vm_id]
+            m.activate(vcpu.index)
+            if vcpu.resume_x0 is not None:
+                m.set_return(vcpu.resume_x0)
+                vcpu.resume_x0 = None
+            is_primary = vcpu.vm_id == 0
+            count = budget if is_primary else min(self.time_slice, budget)
+            self._event = None
+            self._mem_fault = None
+            try:
+                m.uc.emu_start(m.pc, UNTIL, count=count)
+            except UcError as e:
+                if self._event is None or self._event.kind != "internal":
+                    self._event = _Event("fault", fault=self._memory_fault(vcpu, e))
+            event = self._event
+            if event is None:
+                pc = m.pc
+                if pc == UNTIL:  # a jump to the stop address: as unmapped as any other
+                    kind = "instruction abort (fetch from unmapped address)"
+                    event = _Event("fault", fault=Fault(vcpu.vm_id, vcpu.index, pc, kind, pc))
+                elif m.word(pc - 4) == abi.INSN_WFI:  # wfi ends emu_start silently
+                    budget -= 1
+                    self._log("wfi", vcpu.vm_id, vcpu.index, detail=f"at PC {pc - 4:#x}")
+                    if not is_primary:  # the primary's wfi is a no-op: no interrupt source is modelled
+                        self._switch_to_primary(self.core.wait_for_interrupt(vcpu.vm_id, vcpu.index), "wfi")
+                else:  # the count ran out
+                    budget -= count
+                    if is_primary:
+                        return self._timeout(vcpu, pc, switches)
+                    self._log("preempt", vcpu.vm_id, vcpu.index, detail=f"at PC {pc:#x}")
+                    self._switch_to_primary(self.core.preempted(vcpu.vm_id, vcpu.index), "time slice")
+            if event is None:
+                pass
+            elif event.kind == "driver":
+                return "driver"
+            elif event.kind == "internal":
+                raise HarnessError(
+                    f"internal error in the reference hypervisor while VM {vcpu.vm_id} vCPU {vcpu.index} ran: {event.error!r}"
+                ) from event.error
+            elif event.kind == "fault":
+                assert event.fault is not None
+                fault = event.fault
+                self.faults.append(fault)
+                self._log("fault", fault.vm, fault.vcpu, detail=str(fault))
+                budget -= 1
+                if is_primary or self.fault_policy == "stop":
+                    return fault
+                self._switch_to_primary(self.core.aborted(vcpu.vm_id, vcpu.index), "fault")
+            else:
+                outcome = event.outcome
+                assert outcome is not None
+                budget -= 1
+                if outcome.system_off:
+                    self._log("stop", vcpu.vm_id, vcpu.index, detail="PSCI_SYSTEM_OFF")
+                    return "system_off"
+                if outcome.run is not None:
+                    target = self.core.vms[outcome.run[0]].vcpus[outcome.run[1]]
+                    self._log("switch", target.vm_id, target.index, detail="HF_VCPU_RUN")
+                    self._current = target
+                elif outcome.to_primary is not None:
+                    self._switch_to_primary(outcome.to_primary, "hypercall")
+            switches += 1
+            if budget <= 0 or switches > self.max_switches:
+                return self._timeout(self._current, self.machines[self._current.vm_id].pc, switches)
+
+    def _switch_to_primary(self, response: int, reason: str) -> None:
+        primary = self.core.resume_primary()
+        primary.resume_x0 = response
+        self._log("switch", 0, primary.index, result=response, detail=reason)
+        self._current = primary
+
+    def _timeout(self, vcpu: Vcpu, pc: int, switches: int) -> Timeout:
+        t = Timeout(vcpu.vm_id, vcpu.index, pc, self.budget, switches)
+        self._log("stop", vcpu.vm_id, vcpu.index, detail=str(t))
+        return t
+
+    def _memory_fault(self, vcpu: Vcpu, error: UcError) -> Fault:
+        if self._mem_fault is None:
+            pc = self.machines[vcpu.vm_id].pc
+            return Fault(vcpu.vm_id, vcpu.index, pc, f"emulator error: {error}")
+        address, pc, is_write = self._mem_fault
+        if getattr(error, "errno", None) == _UC_ERR_FETCH_UNMAPPED:
+            return Fault(vcpu.vm_id, vcpu.index, pc, "instruction abort (fetch from unmapped address)", address)
+        kind = "data abort (write to unmapped address)" if is_write else "data abort (read from unmapped address)"
+        return Fault(vcpu.vm_id, vcpu.index, pc, kind, address)
+
+
+from unicorn import unicorn_const as _ucc  # type: ignore[import-untyped]  # noqa: E402
+
+_HOOK_INTR: int = _ucc.UC_HOOK_INTR
+_HOOK_MEM_UNMAPPED: int = _ucc.UC_HOOK_MEM_UNMAPPED
+_UC_ERR_FETCH_UNMAPPED: int = _ucc.UC_ERR_FETCH_UNMAPPED
+_WRITE_ACCESSES = (_ucc.UC_MEM_WRITE_UNMAPPED, _ucc.UC_MEM_WRITE)
