@@ -1,0 +1,386 @@
+"""The library of AArch64 guest programs (``guest_asm/programs/*.S``) and their Python side.
+
+* :func:`names`, :func:`params`, :func:`source`, :func:`build` -- the ``.S`` programs. Each file
+  declares its parameters in header comments::
+
+      // param: NEXT_HOP  the VM ID to forward to          (required)
+      // param: FILL = 0x41  byte i is (FILL + i) & 0xff   (with a default)
+
+  :func:`source` prepends ``.equ NAME, value`` lines for them and the shared prelude
+  (``_prelude.S``: the ``REPORT``, ``LIB_INIT``, ``CONFIGURE`` ... macros).
+* The scripted secondary: :class:`Call`, :class:`Fill`, :class:`CopyRecv`, :class:`Wfi`,
+  :class:`Wfe`, :class:`Spin`, :func:`script_source`, :func:`build_script`,
+  :func:`encode_steps`/:func:`decode_steps`.
+* The primary driver: :func:`driver_source`, :func:`build_driver` (``driver.S`` plus one variant per
+  ``abi.DRIVER_OPS`` entry, generated here).
+* :func:`read_reports` decodes report slots.
+
+Line numbers in an :class:`~guest_asm.assembler.AsmError` from :func:`build` refer to the text
+returned by :func:`source` (parameters and prelude included).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from guest_asm import abi
+from guest_asm.assembler import Image, assemble
+
+__all__ = [
+    "RECV_PAGE",
+    "SCRIPT_PATTERN",
+    "SCRIPT_STEP_SIZE",
+    "SEND_PAGE",
+    "Call",
+    "CopyRecv",
+    "Fill",
+    "Param",
+    "Rel",
+    "Spin",
+    "Step",
+    "Wfe",
+    "Wfi",
+    "build",
+    "build_driver",
+    "build_script",
+    "configure",
+    "decode_steps",
+    "driver_source",
+    "encode_steps",
+    "names",
+    "params",
+    "pattern",
+    "read_reports",
+    "script_source",
+    "source",
+]
+
+PROGRAM_DIR = Path(__file__).with_name("programs")
+_PRELUDE = "_prelude.S"
+_PARAM_RE = re.compile(r"^//\s*param:\s*([A-Za-z_][A-Za-z0-9_]*)(?:\s*=\s*(\S+))?\s*(.*)$")
+MAX_PROGRAM_SIZE = abi.LIB_SEND_PAGE  # library code must end below the send page
+
+SCRIPT_STEP_SIZE = 64
+SCRIPT_PATTERN = 0xC0DE_0000_0000_0000
+KIND_END, KIND_CALL, KIND_FILL, KIND_COPY_RECV, KIND_WFI, KIND_WFE, KIND_SPIN = range(7)
+FLAG_REPLY = 1
+FLAG_RECEIVE = 2
+_LAST_SIZE = 0xFFFF_FFFF_FFFF_FFFF
+
+
+def pattern(n: int) -> int:
+    """The value the script runner puts in register xn (4 <= n <= 30) before every Call."""
+    return SCRIPT_PATTERN | n
+
+
+# ------------------------------------------------------------------------------------------------
+# .S programs
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    default: int | None  # None: required
+    doc: str
+
+
+def names() -> list[str]:
+    """Every library program, by name (file stem), sorted."""
+    return sorted(p.stem for p in PROGRAM_DIR.glob("*.S") if not p.name.startswith("_"))
+
+
+@functools.cache
+def _text(name: str) -> str:
+    if name not in names():
+        raise ValueError(f"unknown program {name!r}; known programs: {', '.join(names())}")
+    return (PROGRAM_DIR / f"{name}.S").read_text(encoding="ascii")
+
+
+@functools.cache
+def _prelude() -> str:
+    return (PROGRAM_DIR / _PRELUDE).read_text(encoding="ascii")
+
+
+def params(name: str) -> list[Param]:
+    """The parameters ``name`` declares in its header comments."""
+    out: list[Param] = []
+    for line in _text(name).splitlines():
+        m = _PARAM_RE.match(line.strip())
+        if m:
+            default = int(m.group(2), 0) if m.group(2) is not None else None
+            out.append(Param(m.group(1), default, m.group(3).strip()))
+    return out
+
+
+def _param_lines(name: str, values: dict[str, int]) -> str:
+    declared = params(name)
+    known = {p.name for p in declared}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"{name}: unknown parameter(s) {', '.join(unknown)}; known: {', '.join(sorted(known)) or '(none)'}")
+    lines: list[str] = []
+    for p in declared:
+        if p.name in values:
+            value = values[p.name]
+        elif p.default is not None:
+            value = p.default
+        else:
+            raise ValueError(f"{name}: missing required parameter {p.name} ({p.doc})")
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ValueError(f"{name}: parameter {p.name} must be an int, got {value!r}")
+        if not -(1 << 63) <= value < (1 << 64):
+            raise ValueError(f"{name}: parameter {p.name} = {value} does not fit in 64 bits")
+        lines.append(f".equ {p.name}, {value & 0xFFFF_FFFF_FFFF_FFFF:#x}\n")
+    return "".join(lines)
+
+
+def source(name: str, **values: int) -> str:
+    """The assembly text of program ``name``: parameter ``.equ`` lines + prelude + the ``.S``."""
+    text = _text(name)
+    equs = _param_lines(name, values)
+    if name == "driver":
+        text = _fill_driver(text)
+    elif name == "script":
+        text = _fill_script(text, ())
+    return equs + _prelude() + text
+
+
+def _check_image(image: Image) -> Image:
+    if len(image.code) > MAX_PROGRAM_SIZE:
+        raise ValueError(
+            f"{image.name}: {len(image.code):#x} bytes do not fit below the send page (LIB_SEND_PAGE = {abi.LIB_SEND_PAGE:#x})"
+        )
+    return image
+
+
+def build(name: str, base: int, **values: int) -> Image:
+    """Assemble program ``name`` at ``base`` (through the cache); the image is named ``name.S``."""
+    _check_base(base)
+    return _check_image(assemble(source(name, **values), base=base, name=f"{name}.S"))
+
+
+def _check_base(base: int) -> None:
+    if base % 0x10000:
+        raise ValueError(f"library programs need a 64 KiB aligned base, got {base:#x}")
+
+
+# ------------------------------------------------------------------------------------------------
+# The primary driver
+
+
+def _replace(text: str, marker: str, replacement: str) -> str:
+    tag = f"// @@{marker}@@\n"
+    if text.count(tag) != 1:
+        raise RuntimeError(f"placeholder {tag.strip()} missing")
+    return text.replace(tag, replacement)
+
+
+def _fill_driver(text: str) -> str:
+    dispatch = "".join(f"    cmp x0, #{k}\n    b.eq hf_driver_op_{k}\n" for k in range(len(abi.DRIVER_OPS)))
+    variants = "".join(
+        f"hf_driver_op_{k}:\n    DRIVER_LOAD\n    {insn}\n    DRIVER_STORE\n    b hf_driver_ready\n"
+        for k, insn in enumerate(abi.DRIVER_OPS)
+    )
+    return _replace(_replace(text, "DRIVER_DISPATCH", dispatch), "DRIVER_VARIANTS", variants)
+
+
+def driver_source() -> str:
+    """The primary driver's assembly (``driver.S`` with a variant per ``abi.DRIVER_OPS``)."""
+    return source("driver")
+
+
+def build_driver(base: int) -> Image:
+    """The primary driver at ``base`` (symbols ``hf_driver_block``, ``hf_driver_ready``, ...)."""
+    return build("driver", base)
+
+
+# ------------------------------------------------------------------------------------------------
+# The scripted secondary
+
+
+@dataclass(frozen=True)
+class Rel:
+    """An address relative to the VM's base (resolved when the script is assembled)."""
+
+    offset: int
+
+
+SEND_PAGE = Rel(abi.LIB_SEND_PAGE)
+RECV_PAGE = Rel(abi.LIB_RECV_PAGE)
+Arg = int | Rel
+
+
+@dataclass(frozen=True)
+class Call:
+    """Execute ``insn`` (one of ``abi.DRIVER_OPS``) with x0..x3 = the arguments; REPORT after.
+
+    ``reply=True``: x1 = sender (low 16 bits) and x2 = size (high 32 bits) of the most recent
+    receive result (the x0 returned by the last Call whose function ID is HF_MAILBOX_RECEIVE),
+    overriding ``x1``/``x2``.
+    """
+
+    x0: Arg
+    x1: Arg = 0
+    x2: Arg = 0
+    x3: Arg = 0
+    insn: str = "hvc #0"
+    reply: bool = False
+
+
+@dataclass(frozen=True)
+class Fill:
+    """Write ``(value + i) & 0xff`` for ``i < size`` into the send page; REPORT after."""
+
+    size: int
+    value: int = 0
+
+
+@dataclass(frozen=True)
+class CopyRecv:
+    """Copy ``size`` bytes (None: the last receive's size) from recv to send page; REPORT after."""
+
+    size: int | None = None
+
+
+@dataclass(frozen=True)
+class Wfi:
+    """``wfi``; REPORT after (if it ever resumes)."""
+
+
+@dataclass(frozen=True)
+class Wfe:
+    """``wfe``; REPORT after."""
+
+
+@dataclass(frozen=True)
+class Spin:
+    """``b .`` forever."""
+
+
+Step = Call | Fill | CopyRecv | Wfi | Wfe | Spin
+
+
+def configure(send: Arg = SEND_PAGE, recv: Arg = RECV_PAGE, insn: str = "hvc #0") -> Call:
+    """``Call(HF_VM_CONFIGURE, send, recv)`` with the library's pages by default."""
+    return Call(abi.HF_VM_CONFIGURE, send, recv, insn=insn)
+
+
+def _is_receive(x0: Arg) -> bool:
+    return isinstance(x0, int) and (x0 & 0xFFFF_FFFF & ~abi.FUNCTION_ID_IGNORED_BIT) == abi.HF_MAILBOX_RECEIVE
+
+
+def _arg(value: Arg, what: str) -> str:
+    if isinstance(value, Rel):
+        if not 0 <= value.offset < (1 << 48):
+            raise ValueError(f"{what}: Rel offset {value.offset:#x} out of range")
+        return f"_start + {value.offset:#x}"
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{what}: expected an int or Rel, got {value!r}")
+    if not -(1 << 63) <= value < (1 << 64):
+        raise ValueError(f"{what}: {value} does not fit in 64 bits")
+    return f"{value & 0xFFFF_FFFF_FFFF_FFFF:#x}"
+
+
+def _size(value: int, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= abi.HF_MAILBOX_SIZE:
+        raise ValueError(f"{what}: size must be an int in 0..{abi.HF_MAILBOX_SIZE}, got {value!r}")
+    return value
+
+
+def encode_steps(steps: Sequence[Step]) -> list[list[str]]:
+    """Each step as its 8 quad expressions (see the encoding in ``script.S``), END included."""
+    out: list[list[str]] = []
+    for i, step in enumerate(steps):
+        what = f"step {i} ({step!r})"
+        if isinstance(step, Call):
+            if step.insn not in abi.DRIVER_OPS:
+                raise ValueError(f"{what}: insn must be one of {abi.DRIVER_OPS}")
+            flags = (FLAG_REPLY if step.reply else 0) | (FLAG_RECEIVE if _is_receive(step.x0) else 0)
+            out.append(
+                [
+                    str(KIND_CALL),
+                    str(abi.DRIVER_OPS.index(step.insn)),
+                    _arg(step.x0, what),
+                    _arg(step.x1, what),
+                    _arg(step.x2, what),
+                    _arg(step.x3, what),
+                    str(flags),
+                    "0",
+                ]
+            )
+        elif isinstance(step, Fill):
+            value = step.value
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 0xFF:
+                raise ValueError(f"{what}: value must be a byte")
+            out.append([str(KIND_FILL), str(_size(step.size, what)), f"{value:#x}", *["0"] * 5])
+        elif isinstance(step, CopyRecv):
+            size = _LAST_SIZE if step.size is None else _size(step.size, what)
+            out.append([str(KIND_COPY_RECV), f"{size:#x}", *["0"] * 6])
+        elif isinstance(step, (Wfi, Wfe, Spin)):
+            kind = {Wfi: KIND_WFI, Wfe: KIND_WFE, Spin: KIND_SPIN}[type(step)]
+            out.append([str(kind), *["0"] * 7])
+        else:
+            raise ValueError(f"{what}: not a script step")
+    out.append([str(KIND_END), *["0"] * 7])
+    return out
+
+
+def _fill_script(text: str, steps: Sequence[Step]) -> str:
+    dispatch = "".join(f"    cmp x11, #{k}\n    b.eq script_call_op_{k}\n" for k in range(len(abi.DRIVER_OPS)))
+    variants = "".join(
+        f"script_call_op_{k}:\n    SCRIPT_LOAD_REGS\n    {insn}\n    REPORT\n    b script_after_call\n"
+        for k, insn in enumerate(abi.DRIVER_OPS)
+    )
+    encoded = encode_steps(steps)[:-1]  # the END record is in script.S
+    rows = "".join(f"script_step_{i}:\n    .quad {', '.join(quads)}\n" for i, quads in enumerate(encoded))
+    text = _replace(text, "SCRIPT_DISPATCH", dispatch)
+    text = _replace(text, "SCRIPT_VARIANTS", variants)
+    return _replace(text, "SCRIPT_STEPS", rows)
+
+
+def script_source(steps: Sequence[Step]) -> str:
+    """The scripted secondary's assembly with ``steps`` assembled in as data."""
+    return _prelude() + _fill_script(_text("script"), list(steps))
+
+
+def build_script(steps: Sequence[Step], base: int) -> Image:
+    """Assemble the scripted secondary at ``base`` (symbols ``script_steps``, ``script_step_<i>``,
+    ``script_state``, ``script_args``, ``script_patterns``)."""
+    _check_base(base)
+    return _check_image(assemble(script_source(steps), base=base, name="script.S"))
+
+
+def decode_steps(image: Image) -> list[tuple[int, ...]]:
+    """The step records in a script image, as 8-tuples of ints, up to and including END."""
+    off = image.symbol("script_steps") - image.base
+    out: list[tuple[int, ...]] = []
+    while off + SCRIPT_STEP_SIZE <= len(image.code):
+        rec = tuple(int.from_bytes(image.code[off + 8 * i : off + 8 * i + 8], "little") for i in range(8))
+        out.append(rec)
+        if rec[0] == KIND_END:
+            break
+        off += SCRIPT_STEP_SIZE
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# Reports
+
+
+def read_reports(mem: bytes) -> list[tuple[int, ...]]:
+    """Decode report slots from a VM's memory starting at its LIB_REPORT offset.
+
+    Each report is (x0, ..., x30); decoding stops at the first slot without LIB_REPORT_MAGIC.
+    """
+    out: list[tuple[int, ...]] = []
+    slot = abi.LIB_REPORT_SLOT
+    for i in range(abi.LIB_REPORT_SLOTS):
+        chunk = bytes(mem[i * slot : (i + 1) * slot])
+        if len(chunk) < slot or int.from_bytes(chunk[248:256], "little") != abi.LIB_REPORT_MAGIC:
+            break
+        out.append(tuple(int.from_bytes(chunk[8 * n : 8 * n + 8], "little") for n in range(31)))
+    return out

@@ -1,0 +1,4 @@
+// idle -- never configures, never reports: just wfi.
+_start:
+    wfi
+    b _start

@@ -1,0 +1,3 @@
+// spinner -- spin forever; never configures, never reports.
+_start:
+    b _start
