@@ -83,14 +83,14 @@ CLAUSES: tuple[Clause, ...] = (
         "handler.c sync_lower_exception; confirmed on a real build of this commit under QEMU",
     ),
     Clause("ID-1", 2, "HF_VCPU_RUN is function ID 0xff00 (x1: vm_id, x2: vcpu_idx)", "inc/vmapi/hf/call.h"),
-    Clause("ID-2", 2, "HF_VM_GET_COUNT is function ID 0xff01 (x1: –, x2: –)", "inc/vmapi/hf/call.h"),
-    Clause("ID-3", 2, "HF_VCPU_GET_COUNT is function ID 0xff02 (x1: vm_id, x2: –)", "inc/vmapi/hf/call.h"),
+    Clause("ID-2", 2, "HF_VM_GET_COUNT is function ID 0xff01 (x1: -, x2: -)", "inc/vmapi/hf/call.h"),
+    Clause("ID-3", 2, "HF_VCPU_GET_COUNT is function ID 0xff02 (x1: vm_id, x2: -)", "inc/vmapi/hf/call.h"),
     Clause(
         "ID-4", 2, "HF_VM_CONFIGURE is function ID 0xff03 (x1: send page address, x2: recv page address)", "inc/vmapi/hf/call.h"
     ),
     Clause("ID-5", 2, "HF_MAILBOX_SEND is function ID 0xff04 (x1: destination vm_id, x2: size)", "inc/vmapi/hf/call.h"),
-    Clause("ID-6", 2, "HF_MAILBOX_RECEIVE is function ID 0xff05 (x1: block, x2: –)", "inc/vmapi/hf/call.h"),
-    Clause("ID-7", 2, "HF_MAILBOX_CLEAR is function ID 0xff06 (x1: –, x2: –)", "inc/vmapi/hf/call.h"),
+    Clause("ID-6", 2, "HF_MAILBOX_RECEIVE is function ID 0xff05 (x1: block, x2: -)", "inc/vmapi/hf/call.h"),
+    Clause("ID-7", 2, "HF_MAILBOX_CLEAR is function ID 0xff06 (x1: -, x2: -)", "inc/vmapi/hf/call.h"),
     Clause("VM-1", 3, "VM IDs are 0 for the primary and 1..N for the secondaries, in load order.", "src/api.c"),
     Clause(
         "VM-2",

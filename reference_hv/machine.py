@@ -13,17 +13,18 @@ hypercall path touches 22 of them.
 from __future__ import annotations
 
 import ctypes
-from typing import Any
+from typing import Any, cast
 
-from unicorn import UC_ARCH_ARM64, UC_MODE_ARM, UC_PROT_ALL, Uc  # type: ignore[import-untyped]
-from unicorn import arm64_const as a64  # type: ignore[import-untyped]
-from unicorn.unicorn_py3.unicorn import uclib  # type: ignore[import-untyped]
+from unicorn import arm64_const as a64
+from unicorn.unicorn_const import UC_ARCH_ARM64, UC_MODE_ARM, UC_PROT_ALL
+from unicorn.unicorn_py3.unicorn import Uc, uclib
 
 #: SCR_EL3 = NS | RW | HCE: without HCE an ``hvc`` at EL1 is UNDEFINED in Unicorn.
 SCR_EL3_VALUE = 0x501
 TCG_BUFFER_SIZE = 4 * 1024 * 1024
 
-X_REGS: tuple[int, ...] = tuple(getattr(a64, f"UC_ARM64_REG_X{i}") for i in range(29)) + (
+X_REGS: tuple[int, ...] = (
+    *(getattr(a64, f"UC_ARM64_REG_X{i}") for i in range(29)),
     a64.UC_ARM64_REG_X29,
     a64.UC_ARM64_REG_X30,
 )
@@ -31,7 +32,7 @@ REG_PC: int = a64.UC_ARM64_REG_PC
 REG_SP: int = a64.UC_ARM64_REG_SP
 REG_NZCV: int = a64.UC_ARM64_REG_NZCV
 #: A vCPU's saved context: x0..x30, SP, PC, NZCV.
-CONTEXT_REGS: tuple[int, ...] = X_REGS + (REG_SP, REG_PC, REG_NZCV)
+CONTEXT_REGS: tuple[int, ...] = (*X_REGS, REG_SP, REG_PC, REG_NZCV)
 CTX_SP, CTX_PC = 31, 32
 
 
@@ -62,7 +63,8 @@ class Machine:
         self.vm_id = vm_id
         self.base = base
         self.size = size
-        self.uc = Uc(UC_ARCH_ARM64, UC_MODE_ARM)
+        # Unicorn's Python binding is only partly annotated: its untyped calls are marked here.
+        self.uc: Any = cast(Any, Uc)(UC_ARCH_ARM64, UC_MODE_ARM)
         self.uc.ctl_set_tcg_buffer_size(TCG_BUFFER_SIZE)
         self.uc.reg_write(a64.UC_ARM64_REG_CP_REG, (1, 1, 3, 6, 0, SCR_EL3_VALUE))
         self.ram = (ctypes.c_ubyte * size)()
@@ -126,7 +128,8 @@ class Machine:
         return list(self._ctx.read())
 
     def restore(self, ctx: list[int]) -> None:
-        self._ctx.values[:] = ctx
+        for i, value in enumerate(ctx):
+            self._ctx.values[i] = value
         self._ctx.write()
 
     def activate(self, vcpu: int) -> None:

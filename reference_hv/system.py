@@ -14,13 +14,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from unicorn import UcError  # type: ignore[import-untyped]
+from unicorn.unicorn import UcError
 
 from guest_asm import abi, programs
 from guest_asm.assembler import Image, assemble
 from reference_hv.core import Core, Outcome, Vcpu, VcpuState, Vm
 from reference_hv.machine import REG_PC, X_REGS, Machine
-from reference_hv.trace import TraceEvent, events
+from reference_hv.trace import RawEvent, TraceEvent, events
 
 INTNO_UNDEF = 1
 INTNO_SVC = 2
@@ -146,7 +146,11 @@ class _Event:
 
 
 class System:
-    """A booted system. With no ``primary`` spec the primary runs the driver (:meth:`call`)."""
+    """A booted system. With no ``primary`` spec the primary runs the driver (:meth:`call`).
+
+    ``core_class`` replaces the ABI core (a subclass of :class:`reference_hv.core.Core`): the seam
+    through which deliberately wrong builds are made for the suite's self-test.
+    """
 
     def __init__(
         self,
@@ -160,6 +164,7 @@ class System:
         fault_policy: Literal["stop", "continue"] = "stop",
         base: int = DEFAULT_BASE,
         trace: bool = True,
+        core_class: type[Core] = Core,
     ) -> None:
         if time_slice < 1 or budget < 1 or max_switches < 1:
             raise ConfigError("time_slice, budget and max_switches must be at least 1")
@@ -176,7 +181,7 @@ class System:
         self.max_switches = max_switches
         self.fault_policy = fault_policy
         self._tracing = trace
-        self._raw: list[tuple[str, int, int, tuple[int, ...], int | None, str]] = []
+        self._raw: list[RawEvent] = []
         self.halted: str | None = None
         self.faults: list[Fault] = []
         self.machines: list[Machine] = []
@@ -196,7 +201,7 @@ class System:
             self.images.append(image)
             vms.append(Vm(vm_id, addr, spec.memory, [Vcpu(vm_id, i) for i in range(spec.vcpus)]))
             addr = (addr + spec.memory + VM_ALIGN - 1) // VM_ALIGN * VM_ALIGN
-        self.core = Core(vms, self._copy)
+        self.core = core_class(vms, self._copy)
         for vm, spec in zip(vms, specs, strict=True):
             for idx in range(1, spec.ready_vcpus):
                 vm.vcpus[idx].state = VcpuState.READY
@@ -303,7 +308,7 @@ class System:
         primary.set_reg(REG_PC, self._driver_ready + 4)
         start = len(self._raw)
         stop = self._execute()
-        trace = tuple(events(self._raw)[start:]) if self._tracing else ()
+        trace = tuple(events(self._raw, start)) if self._tracing else ()
         if stop == "driver":
             out = primary.read(self._driver_block + abi.DRIVER_OUT, 31 * 8)
             regs_out = tuple(int.from_bytes(out[i : i + 8], "little") for i in range(0, 31 * 8, 8))
@@ -317,7 +322,7 @@ class System:
         self._check_running()
         start = len(self._raw)
         stop = self._execute()
-        return self._stopped(stop, tuple(events(self._raw)[start:]))
+        return self._stopped(stop, tuple(events(self._raw, start)))
 
     def close(self) -> None:
         for m in self.machines:
@@ -352,7 +357,9 @@ class System:
         # Both pages were checked by HF_VM_CONFIGURE to lie in their VM's memory.
         ctypes.memmove(d.ram_addr + dst - d.base, s.ram_addr + src - s.base, size)
 
-    def _log(self, kind: str, vm: int, vcpu: int, args: tuple[int, ...] = (), result: int | None = None, detail: str = "") -> None:
+    def _log(
+        self, kind: str, vm: int, vcpu: int, args: tuple[int, ...] = (), result: int | None = None, detail: str = ""
+    ) -> None:
         if self._tracing:
             self._raw.append((kind, vm, vcpu, args, result, detail))
 
@@ -500,7 +507,7 @@ class System:
         return Fault(vcpu.vm_id, vcpu.index, pc, kind, address)
 
 
-from unicorn import unicorn_const as _ucc  # type: ignore[import-untyped]  # noqa: E402
+from unicorn import unicorn_const as _ucc  # noqa: E402
 
 _HOOK_INTR: int = _ucc.UC_HOOK_INTR
 _HOOK_MEM_UNMAPPED: int = _ucc.UC_HOOK_MEM_UNMAPPED

@@ -76,5 +76,9 @@ class TraceEvent:
         return f"#{self.seq} {who}: {self.kind} {self.detail}".rstrip()
 
 
-def events(raw: list[tuple[str, int, int, tuple[int, ...], int | None, str]]) -> list[TraceEvent]:
-    return [TraceEvent(i, *r) for i, r in enumerate(raw)]
+RawEvent = tuple[str, int, int, tuple[int, ...], int | None, str]
+
+
+def events(raw: list[RawEvent], start: int = 0) -> list[TraceEvent]:
+    """TraceEvents for ``raw[start:]``, numbered from ``start``."""
+    return [TraceEvent(start + i, *raw[start + i]) for i in range(len(raw) - start)]

@@ -13,7 +13,15 @@ MEM = 0x10_0000  # the memory the suite gives each VM it boots
 @pytest.mark.clause("CFG-1")
 @pytest.mark.parametrize(
     ("send_off", "recv_off"),
-    [(0x10001, 0x11000), (0x10000, 0x11001), (0x10001, 0x11001), (0x10800, 0x11000), (0x10000, 0x11800), (0x10800, 0x11800), (0x10FFF, 0x11000)],
+    [
+        (0x10001, 0x11000),
+        (0x10000, 0x11001),
+        (0x10001, 0x11001),
+        (0x10800, 0x11000),
+        (0x10000, 0x11800),
+        (0x10800, 0x11800),
+        (0x10FFF, 0x11000),
+    ],
 )
 def test_unaligned_pages_refused(boot, send_off, recv_off):
     hv = boot(program("idle"))
@@ -33,7 +41,13 @@ def test_alignment_checked_before_already_configured(boot):
 
 @pytest.mark.clause("CFG-1")
 def test_secondary_unaligned_refused(boot):
-    hv = boot(script(Call(0xFF03, Rel(0x10800), Rel(0x11000)), Call(0xFF03, Rel(0x10000), Rel(0x11004)), Call(0xFF03, Rel(0x10000), Rel(0x11000))))
+    hv = boot(
+        script(
+            Call(0xFF03, Rel(0x10800), Rel(0x11000)),
+            Call(0xFF03, Rel(0x10000), Rel(0x11004)),
+            Call(0xFF03, Rel(0x10000), Rel(0x11000)),
+        )
+    )
     expect("run(1, 0)", hv.run(1), 0x1)
     expect("VM 1's configure with send unaligned by 0x800", hv.report(1, 0)[0], ERR)
     expect("VM 1's configure with recv unaligned by 4", hv.report(1, 1)[0], ERR)

@@ -6,7 +6,7 @@ import pytest
 
 from conformance.harness import ERR, expect, program, script
 from conformance.protocol import GuestVM
-from guest_asm.programs import Call, Wfe, Wfi, Rel
+from guest_asm.programs import Call, Rel, Wfe, Wfi
 
 CFG = Call(0xFF03, Rel(0x10000), Rel(0x11000))
 
@@ -130,7 +130,9 @@ def test_blocking_receive_returns_to_primary(boot):
 
 
 @pytest.mark.clause("RUN-7", "SEND-8")
-@pytest.mark.parametrize(("size", "response"), [(0, 0x3), (1, 0x0000000100000003), (22, 0x0000001600000003), (4096, 0x0000100000000003)])
+@pytest.mark.parametrize(
+    ("size", "response"), [(0, 0x3), (1, 0x0000000100000003), (22, 0x0000001600000003), (4096, 0x0000100000000003)]
+)
 def test_message_to_primary(boot, size, response):
     hv = boot(program("idle"), program("sender", TO=0, SIZE=size))
     expect("configure", hv.configure(), 0)

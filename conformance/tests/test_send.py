@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
-from conformance.harness import ERR, expect, program, script
+from conformance.harness import ERR, Hv, expect, program, script
+from conformance.protocol import GuestVM
 from guest_asm.programs import Call, Fill, Rel
 
 CFG = Call(0xFF03, Rel(0x10000), Rel(0x11000))
@@ -12,7 +15,7 @@ CFG = Call(0xFF03, Rel(0x10000), Rel(0x11000))
 PAUSE = Call(0xFF04, 0, 0)
 
 
-def _receiver_ready(boot, *more):
+def _receiver_ready(boot: Callable[..., Hv], *more: GuestVM) -> Hv:
     """A system whose VM 1 is a receiver blocked in receive, and a configured primary."""
     hv = boot(program("receiver"), *more)
     expect("run(1, 0): the receiver configures and blocks", hv.run(1), 0x1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from conformance.harness import ERR, expect, program, script
@@ -122,7 +124,7 @@ def test_vm_memories_do_not_overlap(boot):
     hv = boot(program("idle"), program("idle"), program("idle"))
     bases = sorted(hv.base(vm) for vm in range(4))
     expect("four distinct bases", len(set(bases)), 4)
-    for lo, hi in zip(bases, bases[1:], strict=False):
+    for lo, hi in itertools.pairwise(bases):
         if hi - lo < 0x20000:
             expect("distance between VM bases", hi - lo, ">= 0x20000")
 
