@@ -167,3 +167,29 @@ def test_sender_send_returns_zero_when_next_run(boot):
     expect("clear", hv.clear(), 0)
     expect("run(1, 0): then wfi", hv.run(1), 0x1)
     expect("VM 1's second send returned 0", hv.report(1, 1)[0], 0)
+
+
+@pytest.mark.clause("RUN-4")
+@pytest.mark.impl_defined
+def test_time_slice_length_is_bounded(boot):
+    # How long a slice lasts is the build's choice; that a spinning secondary comes back is not.
+    # Here: within 10 million instructions of a two-instruction loop that counts in memory.
+    hv = boot(
+        GuestVM(
+            """
+_start:
+    adr x21, _start
+    add x21, x21, #0x14000
+    mov x19, #0
+spin:
+    add x19, x19, #1
+    str x19, [x21]
+    b spin
+""",
+            name="count_spin.S",
+        )
+    )
+    expect("run(1, 0) of a counting spinner", hv.run_once(1), 0x0)
+    count = int.from_bytes(hv.session.read(1, hv.base(1) + 0x14000, 8), "little")
+    if not 0 < count <= 3_400_000:
+        expect("loop iterations in one time slice", count, "1..3400000")

@@ -1,0 +1,96 @@
+"""``hfconform``: run the conformance suite against a build and report per clause.
+
+    hfconform [--hv SPEC] [--clause ID ...] [-n N] [--json PATH] [--report PATH]
+              [--waivers FILE] [--list-clauses] [-- extra pytest args]
+
+Runs ``pytest --pyargs conformance.tests`` in-process with the plugin loaded exactly once, and
+returns pytest's exit code (0 conformant, 1 failures, 2 interrupted, 3 internal error, 4 usage
+error, 5 no tests collected — said in words, too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from conformance import clauses
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+
+
+def list_clauses() -> list[str]:
+    """One line per clause of the registry: ID, strength, title."""
+    lines = []
+    for c in (*clauses.CLAUSES, clauses.FAULTS):
+        if c.section == clauses.FAULTS.section:
+            strength = "impl-defined"
+        elif c.impl_defined:
+            strength = "MUST+impl"
+        else:
+            strength = "MUST"
+        lines.append(f"{c.id:<8} {strength:<12} {c.title}")
+        if c.impl_defined:
+            lines.append(f"{'':<8} {'':<12}   implementation-defined: {c.impl_defined}")
+    return lines
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="hfconform",
+        description=f"Run the {clauses.PROFILE} mailbox ABI conformance suite against a hypervisor build.",
+        epilog="Arguments after '--' go to pytest unchanged, e.g. hfconform -- -x -k receive",
+    )
+    p.add_argument("--hv", metavar="SPEC", help="build under test: entry point name or module:attr (default: reference)")
+    p.add_argument("--clause", metavar="ID", nargs="+", action="extend", default=[], help="only these clauses (or families)")
+    p.add_argument("-n", dest="workers", metavar="N", help="run in N processes (pytest-xdist; 'auto' allowed)")
+    p.add_argument("--json", metavar="PATH", help="write the JSON summary")
+    p.add_argument("--report", metavar="PATH", help="write a report (.html or .md)")
+    p.add_argument("--waivers", metavar="FILE", help="waiver file (TOML or JSON)")
+    p.add_argument("--list-clauses", action="store_true", help="print the clause registry and exit")
+    return p
+
+
+def pytest_args(ns: argparse.Namespace, extra: Sequence[str]) -> list[str]:
+    """The pytest command line for ``ns``; the plugin is blocked under its entry-point name and
+    loaded by module name, so it is registered once whether or not the package is installed."""
+    args = ["--pyargs", "conformance.tests", "-p", "no:hafnium_conformance", "-p", "conformance.plugin"]
+    if not any(a == "--rootdir" or a.startswith("--rootdir=") for a in extra):
+        args.append(f"--rootdir={PACKAGE_ROOT}")  # stable node IDs: conformance/tests/test_x.py::...
+    if ns.hv:
+        args += ["--hv", ns.hv]
+    for cid in ns.clause:
+        args += ["--clause", cid]
+    if ns.workers is not None:
+        args += ["-n", str(ns.workers)]
+    if ns.json:
+        args += ["--conformance-json", ns.json]
+    if ns.report:
+        args += ["--conformance-report", ns.report]
+    if ns.waivers:
+        args += ["--waivers", ns.waivers]
+    return [*args, *extra]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra: list[str] = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, extra = argv[:cut], argv[cut + 1 :]
+    ns = build_parser().parse_args(argv)
+    if ns.list_clauses:
+        print("\n".join(list_clauses()))
+        return 0
+    import pytest
+
+    code = int(pytest.main(pytest_args(ns, extra)))
+    if code == int(pytest.ExitCode.NO_TESTS_COLLECTED):
+        sel = f" for --clause {' '.join(ns.clause)}" if ns.clause else ""
+        print(f"hfconform: no conformance test was collected{sel} (exit status 5).", file=sys.stderr)
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

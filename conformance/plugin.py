@@ -1,0 +1,656 @@
+"""The pytest plugin of the conformance suite (entry point ``pytest11: hafnium_conformance``).
+
+Wiring (see ``docs/alternate-builds.md`` and ``docs/reports.md``):
+
+* options ``--hv``, ``--clause``, ``--waivers``, ``--conformance-json``, ``--conformance-report``,
+  ``--no-clause-table``; ini ``conformance_registry_check`` (auto / always / never);
+* markers ``clause(*ids)``, ``requires(*capabilities)``, ``impl_defined``;
+* fixtures ``hv_build`` (session) and ``boot`` (function);
+* every conformance test's reports carry ``user_properties`` (clause, strength, outcome and, on
+  failure, what/expected/actual/message/calls/trace) — they survive xdist and land in JUnit XML;
+* the controller (the only process in a serial run) aggregates per clause from those reports,
+  prints the clause table, writes the JSON/HTML/Markdown reports and runs the completeness guard.
+
+The plugin is inert for runs without a ``clause``-marked test: no table, no guard, no reports
+(unless a report path was asked for explicitly).
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import importlib.metadata
+from collections.abc import Callable, Generator, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from conformance import clauses, outcomes, report
+from conformance.outcomes import ConformanceFailure
+from conformance.protocol import Build, BuildError, SystemConfig, describe_trace
+from conformance.waivers import WaiverError, Waivers
+from conformance.waivers import load as load_waivers
+
+if TYPE_CHECKING:
+    from conformance.harness import Hv
+    from conformance.protocol import GuestVM
+
+BUILD_GROUP = "hafnium_conformance.builds"
+DEFAULT_HV = "reference"
+#: Used when the package is not installed (running from a source checkout): entry points missing.
+FALLBACK_BUILDS = {"reference": "reference_hv.build:ReferenceBuild"}
+SUITE_DIR = Path(__file__).resolve().parent / "tests"
+TRACE_LINES = report.TRACE_CAP
+MESSAGE_CAP = 4000
+
+_REGISTRY_CHECK_INI = "conformance_registry_check"
+
+
+# --------------------------------------------------------------------------------------------
+# Build resolution
+# --------------------------------------------------------------------------------------------
+
+
+class BuildSpecError(ValueError):
+    """``--hv SPEC`` names nothing usable."""
+
+
+def known_builds() -> dict[str, str]:
+    """Entry-point name -> ``module:attr`` for group ``hafnium_conformance.builds``."""
+    found = dict(FALLBACK_BUILDS)
+    for ep in importlib.metadata.entry_points(group=BUILD_GROUP):
+        found[ep.name] = ep.value
+    return found
+
+
+def resolve_build(spec: str) -> Build:
+    """An entry-point name, or ``module:attr`` (a Build instance, a class, or a zero-arg factory)."""
+    known = known_builds()
+    target = known.get(spec, spec)
+    names = ", ".join(sorted(known)) or "(none)"
+    if ":" not in target:
+        raise BuildSpecError(f"--hv {spec!r}: not a known build entry point and not 'module:attr'. Known entry points: {names}")
+    modname, _, attr = target.partition(":")
+    try:
+        obj: Any = importlib.import_module(modname)
+    except ImportError as e:
+        raise BuildSpecError(f"--hv {spec!r}: cannot import module {modname!r}: {e}. Known entry points: {names}") from None
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            msg = f"--hv {spec!r}: module {modname!r} has no attribute {attr!r}. Known entry points: {names}"
+            raise BuildSpecError(msg) from None
+    if isinstance(obj, type) or (not hasattr(obj, "boot") and callable(obj)):
+        try:
+            obj = obj()
+        except Exception as e:  # noqa: BLE001 - a factory that fails is the user's build, report it plainly
+            raise BuildSpecError(f"--hv {spec!r}: calling {target} failed: {type(e).__name__}: {e}") from None
+    if not callable(getattr(obj, "boot", None)) or not isinstance(getattr(obj, "name", None), str):
+        raise BuildSpecError(f"--hv {spec!r}: {target} is not a build (needs a str 'name' and a 'boot(config)' method)")
+    if not hasattr(obj, "capabilities"):
+        try:
+            obj.capabilities = frozenset()
+        except AttributeError:
+            raise BuildSpecError(f"--hv {spec!r}: {target} has no 'capabilities'") from None
+    return obj  # type: ignore[no-any-return]
+
+
+# --------------------------------------------------------------------------------------------
+# Clause selection
+# --------------------------------------------------------------------------------------------
+
+
+def parse_clause_selection(values: Sequence[str]) -> list[str]:
+    """``--clause`` values (repeatable, comma-separated; a family like ``SEND`` means SEND-*)."""
+    selected: list[str] = []
+    families = {cid.rsplit("-", 1)[0] for cid in clauses.BY_ID}
+    for value in values:
+        for raw in value.split(","):
+            cid = raw.strip().upper()
+            if not cid:
+                continue
+            if cid in clauses.BY_ID:
+                ids = [cid]
+            elif cid in families:
+                ids = [c for c in clauses.BY_ID if c.rsplit("-", 1)[0] == cid]
+            else:
+                close = difflib.get_close_matches(cid, list(clauses.BY_ID), n=5, cutoff=0.5)
+                hint = f"; did you mean {', '.join(close)}?" if close else f"; clause families: {', '.join(sorted(families))}"
+                raise pytest.UsageError(f"--clause {raw.strip()!r}: no such clause in profile {clauses.PROFILE}{hint}")
+            selected += [i for i in ids if i not in selected]
+    return selected
+
+
+# --------------------------------------------------------------------------------------------
+# State
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _ItemInfo:
+    clauses: tuple[str, ...]
+    impl_defined: bool
+
+
+@dataclass
+class _Acc:
+    """What the controller knows about one test from its reports."""
+
+    props: list[tuple[str, object]] = field(default_factory=list)
+    duration: float = 0.0
+    outcome: str | None = None
+
+
+@dataclass
+class _State:
+    hv_spec: str
+    hv_explicit: bool
+    selection: list[str] | None
+    waivers: Waivers
+    json_path: str | None
+    report_path: str | None
+    table: bool
+    is_worker: bool
+    build: Build | None = None
+    build_name: str | None = None
+    selected: list[str] | None = None
+    xdist_ids: list[str] | None = None
+    results: dict[str, _Acc] = field(default_factory=dict)
+    crashed: dict[str, str] = field(default_factory=dict)
+    collection_errors: int = 0
+    summary: report.Summary | None = None
+    written: list[str] = field(default_factory=list)
+
+    def get_build(self) -> Build:
+        if self.build is None:
+            try:
+                self.build = resolve_build(self.hv_spec)
+            except BuildSpecError as e:
+                raise BuildError(str(e)) from None
+            self.build_name = self.build.name
+        return self.build
+
+    @property
+    def active(self) -> bool:
+        return bool(self.selected) or bool(self.results)
+
+
+_STATE = pytest.StashKey[_State]()
+_INFO = pytest.StashKey[_ItemInfo]()
+_HVS = pytest.StashKey["list[Hv]"]()
+_LAST = pytest.StashKey[str]()
+
+
+def _state(config: pytest.Config) -> _State:
+    return config.stash[_STATE]
+
+
+# --------------------------------------------------------------------------------------------
+# Options, markers, configuration
+# --------------------------------------------------------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("hafnium-conformance", "Hafnium mailbox ABI conformance")
+    group.addoption(
+        "--hv",
+        dest="hf_hv",
+        default=None,
+        metavar="SPEC",
+        help=f"build under test: an entry point of group {BUILD_GROUP} or module:attr (default: {DEFAULT_HV})",
+    )
+    group.addoption(
+        "--clause",
+        dest="hf_clause",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="run only tests of these clauses (repeatable, comma-separated; 'SEND' = every SEND-n)",
+    )
+    group.addoption("--waivers", dest="hf_waivers", default=None, metavar="FILE", help="waiver file (TOML or JSON)")
+    group.addoption("--conformance-json", dest="hf_json", default=None, metavar="PATH", help="write the JSON summary here")
+    group.addoption("--conformance-report", dest="hf_report", default=None, metavar="PATH", help="write a report: .html or .md")
+    group.addoption("--no-clause-table", dest="hf_no_table", action="store_true", help="do not print the clause table")
+    parser.addini(
+        _REGISTRY_CHECK_INI,
+        "clauses-without-tests self-check: auto (full suite only), always, never",
+        default="auto",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "clause(*ids): the spec clause(s) this conformance test checks, e.g. clause('SEND-6')")
+    config.addinivalue_line("markers", "requires(*capabilities): build capabilities the test needs; skipped without them")
+    config.addinivalue_line("markers", "impl_defined: the test checks an implementation-defined part (failure = deviation)")
+    hv = config.getoption("hf_hv")
+    selection = parse_clause_selection(config.getoption("hf_clause") or [])
+    waivers = Waivers()
+    if path := config.getoption("hf_waivers"):
+        try:
+            waivers = load_waivers(path)
+        except WaiverError as e:
+            raise pytest.UsageError(str(e)) from None
+    report_path = config.getoption("hf_report")
+    if report_path and Path(report_path).suffix.lower() not in (".html", ".htm", ".md", ".markdown"):
+        raise pytest.UsageError(f"--conformance-report {report_path!r}: the file name must end in .html or .md")
+    state = _State(
+        hv_spec=hv or DEFAULT_HV,
+        hv_explicit=hv is not None,
+        selection=selection or None,
+        waivers=waivers,
+        json_path=config.getoption("hf_json"),
+        report_path=report_path,
+        table=not config.getoption("hf_no_table"),
+        is_worker=hasattr(config, "workerinput"),
+    )
+    config.stash[_STATE] = state
+    if not state.is_worker:
+        config.pluginmanager.register(_Controller(state), "hafnium-conformance-controller")
+    if state.hv_explicit and not state.is_worker:
+        try:
+            state.build = resolve_build(state.hv_spec)
+        except BuildSpecError as e:
+            raise pytest.UsageError(str(e)) from None
+        state.build_name = state.build.name
+
+
+# --------------------------------------------------------------------------------------------
+# Collection
+# --------------------------------------------------------------------------------------------
+
+
+def _clause_ids(item: pytest.Item) -> list[str] | None:
+    marks = list(item.iter_markers("clause"))
+    if not marks:
+        return None
+    ids: list[str] = []
+    for mark in marks:
+        for arg in mark.args:
+            ids += [p.strip() for p in str(arg).split(",") if p.strip()]
+    return list(dict.fromkeys(ids))
+
+
+def _collect_error(session: pytest.Session, nodeid: str, text: str) -> None:
+    rep = pytest.CollectReport(nodeid, "failed", text, [])
+    session.config.hook.pytest_collectreport(report=rep)
+
+
+def _whole_suite(config: pytest.Config, items: Sequence[pytest.Item], state: _State) -> bool:
+    mode = str(config.getini(_REGISTRY_CHECK_INI)).strip().lower()
+    if mode == "never":
+        return False
+    if mode == "always":
+        return True
+    opt = config.option
+    if state.selection or opt.keyword or opt.markexpr or getattr(opt, "lf", False) or getattr(opt, "deselect", None):
+        return False
+    if any("::" in str(a) for a in config.args):
+        return False
+    collected = {Path(str(item.path)).resolve() for item in items}
+    suite_files = set(SUITE_DIR.glob("test_*.py")) if SUITE_DIR.is_dir() else set()
+    return bool(suite_files) and suite_files <= collected
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    state = _state(config)
+    keep: list[pytest.Item] = []
+    deselected: list[pytest.Item] = []
+    any_conformance = False
+    for item in items:
+        ids = _clause_ids(item)
+        if ids is None:
+            (deselected if state.selection else keep).append(item)
+            continue
+        any_conformance = True
+        unknown = [i for i in ids if i not in clauses.BY_ID]
+        if unknown or not ids:
+            hints = []
+            for bad in unknown:
+                close = difflib.get_close_matches(bad, list(clauses.BY_ID), n=3, cutoff=0.5)
+                hints.append(f"{bad!r}" + (f" (did you mean {', '.join(close)}?)" if close else ""))
+            why = f"unknown clause ID(s) {', '.join(hints)}" if unknown else "a clause marker with no clause ID"
+            _collect_error(session, item.nodeid, f"{item.nodeid}: {why} in @pytest.mark.clause (profile {clauses.PROFILE})")
+            state.collection_errors += 1
+            continue
+        impl = item.get_closest_marker("impl_defined") is not None or all(
+            clauses.BY_ID[i].section == clauses.FAULTS.section for i in ids
+        )
+        item.stash[_INFO] = _ItemInfo(tuple(ids), impl)
+        item.user_properties.append(("clause", ",".join(ids)))
+        item.user_properties.append(("strength", report.IMPL if impl else report.MUST))
+        if state.selection and not set(ids) & set(state.selection):
+            deselected.append(item)
+        else:
+            keep.append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+    items[:] = keep
+    if any_conformance and _whole_suite(config, items, state):
+        covered = {c for item in items if _INFO in item.stash for c in item.stash[_INFO].clauses}
+        missing = [cid for cid in clauses.BY_ID if cid not in covered]
+        if missing:
+            _collect_error(
+                session,
+                "conformance",
+                f"clause registry self-check: {len(missing)} clause(s) of {clauses.PROFILE} have no test: {', '.join(missing)}",
+            )
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    state = _state(session.config)
+    selected = [item.nodeid for item in session.items if _INFO in item.stash]
+    state.selected = selected
+
+
+# --------------------------------------------------------------------------------------------
+# Fixtures
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def hv_build(pytestconfig: pytest.Config) -> Build:
+    """The build under test (``--hv``), resolved once per process."""
+    return _state(pytestconfig).get_build()
+
+
+@pytest.fixture
+def boot(request: pytest.FixtureRequest, hv_build: Build) -> Iterator[Callable[..., Hv]]:
+    """``boot(*guests, time_slice=10_000, fault_policy="stop") -> harness.Hv``; sessions closed at teardown."""
+    from conformance.harness import Hv
+
+    hvs: list[Hv] = []
+    request.node.stash[_HVS] = hvs
+
+    def _boot(*guests: GuestVM, time_slice: int = 10_000, fault_policy: str = "stop") -> Hv:
+        config = SystemConfig(tuple(guests), time_slice, fault_policy)
+        try:
+            session = hv_build.boot(config)
+        except (BuildError, AssertionError):
+            raise
+        except Exception as e:
+            raise BuildError(f"build {hv_build.name!r} failed to boot: {type(e).__name__}: {e}") from e
+        hv = Hv(hv_build, session, guests)
+        hvs.append(hv)
+        return hv
+
+    yield _boot
+    errors: list[str] = []
+    for hv in hvs:
+        try:
+            hv.session.close()
+        except Exception as e:  # noqa: BLE001 - close them all, then report
+            errors.append(f"{type(e).__name__}: {e}")
+    if errors:
+        raise BuildError("closing a session failed: " + "; ".join(errors))
+
+
+# --------------------------------------------------------------------------------------------
+# Running: capabilities, classification
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if _INFO not in item.stash:
+        return
+    needs = [str(c) for mark in item.iter_markers("requires") for c in mark.args]
+    if needs:
+        build = _state(item.config).get_build()
+        caps: frozenset[str] = getattr(build, "capabilities", frozenset())
+        for cap in needs:
+            if cap not in caps:
+                pytest.skip(f"unsupported by {build.name}: {cap}")
+
+
+def _exc_text(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= MESSAGE_CAP else text[:MESSAGE_CAP] + " ..."
+
+
+def _failure_props(item: pytest.Item, exc: BaseException | None) -> list[tuple[str, object]]:
+    props: list[tuple[str, object]] = []
+    if isinstance(exc, ConformanceFailure):
+        exp, act = exc.expected, exc.actual
+        props += [
+            ("what", exc.what),
+            ("expected", outcomes.hex64(exp) if isinstance(exp, int) else repr(exp)),
+            ("actual", outcomes.hex64(act) if isinstance(act, int) else repr(act)),
+        ]
+        if exc.note:
+            props.append(("message", exc.note))
+    elif exc is not None:
+        props.append(("message", _exc_text(exc)))
+    hvs = item.stash.get(_HVS, [])
+    calls: list[str] = []
+    trace: list[str] = []
+    for n, hv in enumerate(hvs):
+        head = [f"-- system {n + 1} of {len(hvs)} --"] if len(hvs) > 1 else []
+        calls += head + list(hv.log)
+        try:
+            lines = list(describe_trace(hv.session))
+        except Exception as e:  # noqa: BLE001 - a broken trace must not hide the failure
+            lines = [f"(trace unavailable: {type(e).__name__}: {e})"]
+        if len(lines) > TRACE_LINES:
+            lines = [f"... {len(lines) - TRACE_LINES} earlier lines omitted", *lines[-TRACE_LINES:]]
+        trace += head + lines
+    if calls:
+        props.append(("calls", "\n".join(calls)))
+    if trace:
+        props.append(("trace", "\n".join(trace)))
+    return props
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    rep = yield
+    info = item.stash.get(_INFO, None)
+    if info is not None:
+        _classify(item, call, rep, info)
+    return rep
+
+
+def _classify(item: pytest.Item, call: pytest.CallInfo[None], rep: pytest.TestReport, info: _ItemInfo) -> None:
+    exc = call.excinfo.value if call.excinfo is not None else None
+    outcome: str | None = None
+    props: list[tuple[str, object]] = []
+    if rep.when == "setup":
+        if rep.failed:
+            outcome = outcomes.ERROR
+        elif rep.skipped:
+            outcome = outcomes.SKIP
+    elif rep.when == "call":
+        if hasattr(rep, "wasxfail"):
+            outcome = outcomes.WAIVED if rep.skipped else outcomes.PASS
+            if rep.skipped:
+                props.append(("waiver", f"xfail: {rep.wasxfail}"))
+        elif rep.passed:
+            outcome = outcomes.PASS
+        elif rep.skipped:
+            outcome = outcomes.SKIP
+        else:
+            outcome = outcomes.classify(exc)
+    elif rep.failed and item.stash.get(_LAST, outcomes.PASS) == outcomes.PASS:
+        outcome = outcomes.ERROR  # teardown failed after a pass
+    if outcome is None:
+        return
+    if outcome == outcomes.FAIL and info.impl_defined:
+        outcome = outcomes.DEVIATION
+        rep.outcome = "skipped"
+        rep.wasxfail = "deviation in an implementation-defined part: " + str(exc).split("\n", 1)[0]
+    state = _state(item.config)
+    if state.waivers and outcome in (outcomes.FAIL, outcomes.TIMEOUT, outcomes.PASS) and rep.when == "call":
+        waiver = state.waivers.match(item.nodeid, info.clauses)
+        if waiver is not None:
+            props.append(("waiver", waiver.describe()))
+            if outcome == outcomes.PASS:
+                props.append(("waiver_not_needed", "yes"))
+            else:
+                outcome = outcomes.WAIVED
+                rep.outcome = "skipped"
+                rep.wasxfail = f"waived ({waiver.describe()})"
+    if outcome not in (outcomes.PASS, outcomes.SKIP):
+        props += _failure_props(item, exc)
+    elif outcome == outcomes.SKIP and isinstance(rep.longrepr, tuple):
+        props.append(("message", str(rep.longrepr[2])))
+    props.insert(0, ("outcome", outcome))
+    item.stash[_LAST] = outcome
+    item.user_properties.extend(props)
+    if rep.user_properties is not item.user_properties:
+        rep.user_properties.extend(props)
+
+
+def _last_outcome(props: Sequence[tuple[str, object]]) -> str | None:
+    for key, value in reversed(props):
+        if key == "outcome":
+            return str(value)
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, Any] | None:
+    if report.when != "call" or not report.user_properties:
+        return None
+    outcome = _last_outcome(report.user_properties)
+    if outcome == outcomes.TIMEOUT:
+        return "failed", "T", ("TIMEOUT", {"red": True})
+    if outcome == outcomes.WAIVED:
+        return "waived", "W", ("WAIVED", {"yellow": True})
+    if outcome == outcomes.DEVIATION:
+        return "deviation", "D", ("DEVIATION", {"yellow": True})
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Controller: gather reports (identical with and without xdist)
+# --------------------------------------------------------------------------------------------
+
+
+class _Controller:
+    """Registered in the controller (the only process of a serial run): gathers every report."""
+
+    def __init__(self, state: _State) -> None:
+        self.state = state
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        state = self.state
+        props = report.user_properties
+        if not props or not any(key == "clause" for key, _ in props):
+            if report.failed:  # e.g. xdist's report for a test whose worker crashed
+                state.crashed[report.nodeid] = str(report.longrepr)[:MESSAGE_CAP] if report.longrepr else "failed"
+            return
+        acc = state.results.get(report.nodeid)
+        if acc is None:
+            acc = state.results[report.nodeid] = _Acc()
+        acc.props = list(props)
+        acc.duration += report.duration
+        outcome = _last_outcome(props)
+        if outcome is not None:
+            acc.outcome = outcome
+        elif report.failed:
+            state.crashed[report.nodeid] = str(report.longrepr)[:MESSAGE_CAP] if report.longrepr else "failed"
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: Sequence[str]) -> None:
+        if self.state.xdist_ids is None:
+            self.state.xdist_ids = list(ids)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        out = getattr(node, "workeroutput", None) or {}
+        if self.state.selected is None and "hfconform_selected" in out:
+            self.state.selected = list(out["hfconform_selected"])
+        if self.state.build_name is None and out.get("hfconform_build"):
+            self.state.build_name = str(out["hfconform_build"])
+
+
+def _finish_results(state: _State) -> tuple[list[report.TestResult], report.Guard]:
+    results: list[report.TestResult] = []
+    for nodeid, acc in state.results.items():
+        res = report.TestResult.from_properties(nodeid, acc.props, acc.duration)
+        if acc.outcome is None:
+            res.outcome = outcomes.ERROR if nodeid in state.crashed else outcomes.NOT_RUN
+            res.message = state.crashed.get(nodeid, "no result reported")
+        results.append(res)
+    selected = state.selected
+    if selected is None and state.xdist_ids is not None and state.results:
+        selected = state.xdist_ids
+    selected_set = set(selected or ())
+    reported = {n for n, acc in state.results.items() if acc.outcome is not None or n in state.crashed}
+    missing = sorted(selected_set - reported)
+    guard = report.Guard(selected=len(selected_set), reported=len(reported & selected_set) if selected_set else len(reported))
+    guard.missing = missing
+    results = [r for r in results if r.outcome != outcomes.NOT_RUN]
+    return results, guard
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    state = _state(config)
+    if state.is_worker:
+        out: dict[str, Any] = config.workeroutput  # type: ignore[attr-defined]
+        out["hfconform_selected"] = state.selected or []
+        if state.build is not None:
+            out["hfconform_build"] = state.build.name
+        return
+    if not state.active and not (state.json_path or state.report_path):
+        return
+    results, guard = _finish_results(state)
+    if guard.selected and (guard.missing or guard.reported == 0):
+        stopped = session.shouldfail or session.shouldstop
+        why = f" (the run was stopped early: {stopped})" if stopped else ""
+        first = f"; first missing: {guard.missing[0]}" if guard.missing else ""
+        guard.message = (
+            f"CONFORMANCE RUN INCOMPLETE: {len(guard.missing)} of {guard.selected} selected conformance tests "
+            f"reported no result{why}{first}. This run is not a conformance verdict."
+        )
+        if session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    if state.build_name is None:
+        try:
+            state.build_name = state.get_build().name
+        except BuildError:
+            state.build_name = state.hv_spec
+    summary = report.aggregate(results, state.build_name, selection=state.selection, guard=guard)
+    state.summary = summary
+    for path, writer in ((state.json_path, report.write_json), (state.report_path, report.write_report)):
+        if path:
+            try:
+                writer(summary, path)
+                state.written.append(str(path))
+            except OSError as e:
+                state.written.append(f"{path} (FAILED: {e})")
+
+
+_COLOURS = {
+    outcomes.PASS: {"green": True},
+    outcomes.FAIL: {"red": True, "bold": True},
+    outcomes.TIMEOUT: {"red": True, "bold": True},
+    outcomes.ERROR: {"red": True},
+    outcomes.WAIVED: {"yellow": True},
+    outcomes.DEVIATION: {"yellow": True},
+    outcomes.SKIP: {"yellow": True},
+}
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    state = config.stash.get(_STATE, None)
+    if state is None or state.is_worker or state.summary is None:
+        return
+    summary = state.summary
+    tr = terminalreporter
+    if state.table and state.active:
+        tr.write_sep("=", f"{summary.profile} conformance of build {summary.build!r}")
+        width = getattr(getattr(tr, "_tw", None), "fullwidth", 120)
+        for text, status in report.terminal_lines(summary, width):
+            tr.write_line(text, **_COLOURS.get(status, {}))
+    if summary.guard.message:
+        tr.write_sep("!", summary.guard.message, red=True, bold=True)
+    for path in state.written:
+        tr.write_line(f"conformance report: {path}")

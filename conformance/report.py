@@ -1,0 +1,662 @@
+"""Conformance results: per-test records, per-clause aggregation, and the report writers.
+
+Everything here works from plain data (the ``user_properties`` the plugin attaches to each test
+report), so a serial run and an ``-n N`` run aggregate identically. Writers:
+
+* :func:`to_json` / :func:`write_json` — machine-readable summary (``--conformance-json``);
+* :func:`render_html` — one self-contained page (inline CSS, no JavaScript);
+* :func:`render_markdown` — the same content as Markdown;
+* :func:`terminal_lines` — the compact clause table printed at the end of a pytest run.
+
+All text that comes from a build or a guest is escaped by the writer that emits it.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import html
+import json
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from conformance import clauses, outcomes
+from conformance.clauses import Clause
+
+SCHEMA = "hafnium-conformance-report/1"
+MUST = "MUST"
+IMPL = "impl-defined"
+#: Every clause status, in the order totals are printed.
+STATUSES: tuple[str, ...] = (*outcomes.PRECEDENCE, outcomes.NOT_RUN)
+TRACE_CAP = 200
+
+
+# --------------------------------------------------------------------------------------------
+# Data
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TestResult:
+    """One test's final outcome, rebuilt from its report properties."""
+
+    __test__ = False  # not a pytest test class
+
+    nodeid: str
+    clauses: tuple[str, ...]
+    impl_defined: bool = False
+    outcome: str = outcomes.NOT_RUN
+    what: str = ""
+    expected: str = ""
+    actual: str = ""
+    message: str = ""
+    waiver: str = ""
+    waiver_not_needed: bool = False
+    calls: list[str] = field(default_factory=list)
+    trace: list[str] = field(default_factory=list)
+    duration: float = 0.0
+
+    @classmethod
+    def from_properties(cls, nodeid: str, props: Iterable[tuple[str, object]], duration: float = 0.0) -> TestResult:
+        """Later properties win (a teardown ERROR after a call PASS, say)."""
+        d: dict[str, str] = {}
+        for key, value in props:
+            d[key] = str(value)
+        return cls(
+            nodeid=nodeid,
+            clauses=tuple(c for c in d.get("clause", "").split(",") if c),
+            impl_defined=d.get("strength") == IMPL,
+            outcome=d.get("outcome", outcomes.NOT_RUN),
+            what=d.get("what", ""),
+            expected=d.get("expected", ""),
+            actual=d.get("actual", ""),
+            message=d.get("message", ""),
+            waiver=d.get("waiver", ""),
+            waiver_not_needed=d.get("waiver_not_needed") == "yes",
+            calls=d["calls"].split("\n") if d.get("calls") else [],
+            trace=d["trace"].split("\n") if d.get("trace") else [],
+            duration=duration,
+        )
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome not in (outcomes.PASS, outcomes.SKIP)
+
+    @property
+    def failure_line(self) -> str:
+        """One line: ``what: expected X, got Y`` or the error message."""
+        if self.what:
+            return f"{self.what}: expected {self.expected}, got {self.actual}"
+        return self.message.split("\n", 1)[0]
+
+    def brief(self) -> dict[str, Any]:
+        return {
+            "nodeid": self.nodeid,
+            "outcome": self.outcome,
+            "what": self.what,
+            "expected": self.expected,
+            "actual": self.actual,
+            "waiver": self.waiver,
+        }
+
+    def full(self) -> dict[str, Any]:
+        return {
+            "nodeid": self.nodeid,
+            "clauses": list(self.clauses),
+            "impl_defined": self.impl_defined,
+            "outcome": self.outcome,
+            "what": self.what,
+            "expected": self.expected,
+            "actual": self.actual,
+            "message": self.message,
+            "waiver": self.waiver,
+            "waiver_not_needed": self.waiver_not_needed,
+            "calls": self.calls,
+            "trace": self.trace,
+        }
+
+
+@dataclass
+class ClauseRow:
+    clause: Clause
+    strength: str  # MUST or IMPL
+    tests: list[TestResult]
+
+    @property
+    def status(self) -> str:
+        return outcomes.worst([t.outcome for t in self.tests])
+
+    @property
+    def passed(self) -> int:
+        return sum(t.outcome == outcomes.PASS for t in self.tests)
+
+    @property
+    def first_failure(self) -> TestResult | None:
+        return next((t for t in self.tests if t.failed), None)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.clause.id,
+            "section": self.clause.section,
+            "section_title": clauses.SECTIONS.get(self.clause.section, ""),
+            "title": self.clause.title,
+            "strength": self.strength,
+        }
+        if self.strength == IMPL:
+            out["part"] = self.clause.impl_defined or "(tests marked impl_defined)"
+        out.update(status=self.status, passed=self.passed, total=len(self.tests), tests=[t.brief() for t in self.tests])
+        return out
+
+
+@dataclass
+class Guard:
+    """Did every selected conformance test report an outcome?"""
+
+    selected: int = 0
+    reported: int = 0
+    missing: list[str] = field(default_factory=list)
+    message: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"selected": self.selected, "reported": self.reported, "missing": self.missing, "message": self.message or None}
+
+
+@dataclass
+class Summary:
+    build: str
+    tests: list[TestResult]
+    must: list[ClauseRow]
+    impl: list[ClauseRow]
+    selection: list[str] | None = None
+    guard: Guard = field(default_factory=Guard)
+    profile: str = clauses.PROFILE
+    generated: str = ""
+
+    def totals(self) -> dict[str, dict[str, int]]:
+        tests = Counter(t.outcome for t in self.tests)
+        must = Counter(r.status for r in self.must)
+        impl = Counter(r.status for r in self.impl)
+        test_keys = (*outcomes.PRECEDENCE,)
+        return {
+            "tests": {k: tests.get(k, 0) for k in test_keys},
+            "must": {k: must.get(k, 0) for k in STATUSES if k != outcomes.DEVIATION},
+            "impl_defined": {k: impl.get(k, 0) for k in STATUSES},
+        }
+
+    @property
+    def waivers_not_needed(self) -> list[TestResult]:
+        return [t for t in self.tests if t.waiver_not_needed]
+
+    @property
+    def failures(self) -> list[TestResult]:
+        return [t for t in self.tests if t.failed]
+
+
+def aggregate(
+    tests: Iterable[TestResult],
+    build: str,
+    *,
+    selection: Sequence[str] | None = None,
+    guard: Guard | None = None,
+) -> Summary:
+    """Per-clause rows in registry order; tests in node-ID order within each row."""
+    ordered = sorted(tests, key=lambda t: t.nodeid)
+    must_tests: dict[str, list[TestResult]] = {c.id: [] for c in clauses.CLAUSES}
+    impl_tests: dict[str, list[TestResult]] = {c.id: [] for c in (*clauses.CLAUSES, clauses.FAULTS) if c.impl_defined}
+    for t in ordered:
+        for cid in t.clauses:
+            clause = clauses.BY_ID.get(cid)
+            if clause is None:
+                continue
+            if t.impl_defined or clause.section == clauses.FAULTS.section:
+                impl_tests.setdefault(cid, []).append(t)
+            else:
+                must_tests.setdefault(cid, []).append(t)
+    order = {c.id: n for n, c in enumerate((*clauses.CLAUSES, clauses.FAULTS))}
+    must = [ClauseRow(clauses.BY_ID[cid], MUST, ts) for cid, ts in sorted(must_tests.items(), key=lambda kv: order[kv[0]])]
+    impl = [ClauseRow(clauses.BY_ID[cid], IMPL, ts) for cid, ts in sorted(impl_tests.items(), key=lambda kv: order[kv[0]])]
+    return Summary(
+        build=build,
+        tests=ordered,
+        must=must,
+        impl=impl,
+        selection=list(selection) if selection else None,
+        guard=guard or Guard(),
+        generated=_dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat(),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# JSON
+# --------------------------------------------------------------------------------------------
+
+
+def to_json(summary: Summary, *, durations: bool = True) -> dict[str, Any]:
+    """The JSON summary. Everything but ``timing`` is identical for a serial and an ``-n N`` run."""
+    out: dict[str, Any] = {
+        "schema": SCHEMA,
+        "profile": summary.profile,
+        "build": summary.build,
+        "selection": {"clauses": summary.selection},
+        "totals": summary.totals(),
+        "clauses": [r.to_json() for r in summary.must],
+        "impl_defined": [r.to_json() for r in summary.impl],
+        "tests": [t.full() for t in summary.tests],
+        "waivers_not_needed": [{"nodeid": t.nodeid, "waiver": t.waiver} for t in summary.waivers_not_needed],
+        "guard": summary.guard.to_json(),
+    }
+    if durations:
+        out["timing"] = {
+            "generated": summary.generated,
+            "durations": {t.nodeid: round(t.duration, 6) for t in summary.tests},
+        }
+    return out
+
+
+def write_json(summary: Summary, path: str | Path) -> None:
+    Path(path).write_text(json.dumps(to_json(summary), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+# --------------------------------------------------------------------------------------------
+# Terminal
+# --------------------------------------------------------------------------------------------
+
+
+def _short_nodeid(nodeid: str) -> str:
+    path, sep, rest = nodeid.partition("::")
+    return f"{path.rsplit('/', 1)[-1]}{sep}{rest}"
+
+
+def _clip(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: max(0, width - 3)] + "..."
+
+
+def _totals_line(label: str, counts: Mapping[str, int], of: int) -> str:
+    parts = [f"{n} {k.lower()}" for k, n in counts.items() if n]
+    return f"{label}: {', '.join(parts) or 'none'} (of {of})"
+
+
+def terminal_lines(summary: Summary, width: int = 120) -> list[tuple[str, str]]:
+    """The clause table as (text, status) pairs; the status lets the caller colour the line."""
+    out: list[tuple[str, str]] = []
+    header = f"{'clause':<8} {'sec':>3}  {'status':<9} {'tests':>7}  first failure"
+    out.append((header, ""))
+    rows = [*summary.must, *summary.impl]
+    n = 0
+    while n < len(rows):
+        row = rows[n]
+        label = row.clause.id if row.strength == MUST else f"{row.clause.id}*"
+        run = n
+        while run < len(rows) and not rows[run].tests and rows[run].strength == row.strength:
+            run += 1
+        if run - n >= 3:  # collapse a run of clauses with no test (a --clause selection, say)
+            last = rows[run - 1].clause.id + ("" if row.strength == MUST else "*")
+            out.append((f"{label}..{last}  {outcomes.NOT_RUN}  ({run - n} clauses without a test in this run)", outcomes.NOT_RUN))
+            n = run
+            continue
+        n += 1
+        tests = f"{row.passed}/{len(row.tests)}" if row.tests else "-"
+        first = row.first_failure
+        prefix = f"{label:<8} {row.clause.section:>3}  {row.status:<9} {tests:>7}  "
+        text = ""
+        if first is not None:
+            text = f"{_short_nodeid(first.nodeid)}: {first.failure_line}"
+        out.append((prefix + _clip(text, max(20, width - len(prefix) - 1)), row.status))
+    t = summary.totals()
+    out.append(("* = implementation-defined part of the clause (never a MUST failure)", ""))
+    out.append((_totals_line(f"MUST clauses [{summary.build}]", t["must"], len(summary.must)), ""))
+    out.append((_totals_line("implementation-defined", t["impl_defined"], len(summary.impl)), ""))
+    out.append((_totals_line("tests", t["tests"], len(summary.tests)), ""))
+    for test in summary.waivers_not_needed:
+        out.append((f"waiver not needed: {test.nodeid} passed ({test.waiver})", ""))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Message sequence from trace lines
+# --------------------------------------------------------------------------------------------
+
+_CALL_RE = re.compile(r"^#(\d+)\s+VM\s+(\d+)\s+vCPU\s+(\d+):\s+(hvc|smc)\s+([^\s(]+)\((.*?)\)\s*(.*)$")
+_SWITCH_RE = re.compile(r"^#(\d+)\s+switch\s+->\s+VM\s+(\d+)\s+vCPU\s+(\d+)(?::\s*(.*?))?\s*(?:\(([^()]*)\))?\s*$")
+_EVENT_RE = re.compile(r"^#(\d+)\s+VM\s+(\d+)\s+vCPU\s+(\d+):\s+(.*)$")
+_ERR = (1 << 64) - 1
+
+
+@dataclass(frozen=True)
+class Step:
+    """One row of a message sequence: a note in a VM's column, an arrow, or an unparsed line."""
+
+    kind: str  # "note", "arrow" or "plain"
+    seq: str
+    text: str
+    src: int = 0
+    dst: int = 0
+
+
+def _int(text: str) -> int | None:
+    try:
+        return int(text.strip(), 0)
+    except ValueError:
+        return None
+
+
+def sequence(lines: Iterable[str]) -> tuple[list[int], list[Step]]:
+    """Parse trace lines leniently into (VM columns, steps). The primary (VM 0) runs first."""
+    steps: list[Step] = []
+    vms: set[int] = {0}
+    current = 0
+    for raw in lines:
+        line = raw.strip()
+        if not line:
+            continue
+        if m := _CALL_RE.match(line):
+            seq, vm, vcpu, insn, name, args, rest = m.groups()
+            v = int(vm)
+            vms.add(v)
+            current = v
+            short = name.removeprefix("HF_")
+            steps.append(Step("note", seq, f"vCPU {vcpu}: {insn} {short}({args}) {rest}".rstrip(), v, v))
+            arglist = [a for a in args.split(",") if a.strip()]
+            if name == "HF_MAILBOX_SEND" and arglist:
+                to = _int(arglist[0])
+                size = _int(arglist[1]) if len(arglist) > 1 else None
+                result = rest.removeprefix("->").strip()
+                ok = not result.startswith("0x") or _int(result) != _ERR
+                if to is not None and ok and to != v and to < 0x10000:
+                    vms.add(to)
+                    label = f"message {size} B" if size is not None else "message"
+                    steps.append(Step("arrow", "", label, v, to))
+            continue
+        if m := _SWITCH_RE.match(line):
+            seq, vm, vcpu, response, reason = m.groups()
+            v = int(vm)
+            vms.add(v)
+            label = " ".join(x for x in (response or f"run vCPU {vcpu}", f"({reason})" if reason else "") if x)
+            if v == current:
+                steps.append(Step("note", seq, f"switch: {label}", v, v))
+            else:
+                steps.append(Step("arrow", seq, label, current, v))
+            current = v
+            continue
+        if m := _EVENT_RE.match(line):
+            seq, vm, vcpu, rest = m.groups()
+            v = int(vm)
+            vms.add(v)
+            current = v
+            steps.append(Step("note", seq, f"vCPU {vcpu}: {rest}", v, v))
+            continue
+        seq = line[1:].split(None, 1)[0] if line.startswith("#") else ""
+        steps.append(Step("plain", seq, line))
+    return sorted(vms), steps
+
+
+def sequence_ascii(lines: Iterable[str], col: int = 30) -> list[str]:
+    """The trace as a text message-sequence chart, one lifeline per VM."""
+    vms, steps = sequence(lines)
+    pos = {vm: 6 + n * col for n, vm in enumerate(vms)}
+    width = 6 + len(vms) * col
+
+    def blank() -> list[str]:
+        row = [" "] * width
+        for p in pos.values():
+            row[p] = "|"
+        return row
+
+    def put(row: list[str], at: int, text: str) -> None:
+        if at + len(text) > len(row):
+            row.extend(" " * (at + len(text) - len(row)))
+        row[at : at + len(text)] = list(text)
+
+    head = [" "] * width
+    put(head, 0, "  #")
+    for vm, p in pos.items():
+        put(head, p, f"VM {vm}")
+    out = ["".join(head).rstrip()]
+    for s in steps:
+        row = blank()
+        put(row, 0, f"{s.seq:>4}")
+        if s.kind == "note":
+            put(row, pos[s.src] + 2, s.text)
+        elif s.kind == "arrow":
+            a, b = pos[s.src], pos[s.dst]
+            lo, hi = min(a, b), max(a, b)
+            label = f" {s.text} "
+            span = max(hi - lo - 1, len(label) + 4)
+            body = list("-" * span)
+            start = 2 if a < b else span - 2 - len(label)
+            body[start : start + len(label)] = list(label)
+            if a < b:
+                body[-1] = ">"
+            else:
+                body[0] = "<"
+            put(row, lo + 1, "".join(body))
+        else:
+            put(row, 6, f"? {s.text}")
+        out.append("".join(row).rstrip())
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# HTML
+# --------------------------------------------------------------------------------------------
+
+_CSS = """
+body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}
+table{border-collapse:collapse;margin:.5em 0}
+th,td{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}
+td.num{text-align:right}
+code,pre,.mono{font-family:ui-monospace,monospace;font-size:90%}
+pre{background:#f6f6f6;padding:6px;overflow-x:auto}
+.PASS{background:#d9f2d9}.FAIL{background:#f7c6c6}.TIMEOUT{background:#f9d9b0}
+.ERROR{background:#f2b3e6}.WAIVED{background:#e6e6f7}.SKIP{background:#eee}
+.DEVIATION{background:#fbe7a5}.NOTRUN{background:#fff;color:#888}
+.seq td{border:none;border-left:1px dashed #999;font-family:ui-monospace,monospace;font-size:85%;white-space:pre}
+.seq td.n{border:none;color:#888;text-align:right}
+.seq td.arrow{border-bottom:2px solid #335;text-align:center;color:#335}
+.seq td.plain{color:#666}
+.side td{width:50%}
+.failure{border-top:2px solid #999;margin-top:1.5em}
+.guard{background:#f7c6c6;padding:6px;font-weight:bold}
+"""
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _cls(status: str) -> str:
+    return status.replace(" ", "")
+
+
+def _html_rows(rows: Sequence[ClauseRow]) -> str:
+    out = ["<table><tr><th>Clause</th><th>Section</th><th>Status</th><th>Passed</th><th>Rule</th><th>First failure</th></tr>"]
+    for r in rows:
+        first = r.first_failure
+        ff = f"<span class=mono>{_e(first.nodeid)}</span><br>{_e(first.failure_line)}" if first else ""
+        part = ""
+        if r.strength == IMPL and r.clause.impl_defined:
+            part = f"<br><i>implementation-defined: {_e(r.clause.impl_defined)}</i>"
+        out.append(
+            f"<tr class={_cls(r.status)}><td>{_e(r.clause.id)}</td>"
+            f"<td>{r.clause.section}. {_e(clauses.SECTIONS.get(r.clause.section, ''))}</td>"
+            f"<td>{_e(r.status)}</td><td class=num>{r.passed}/{len(r.tests)}</td>"
+            f"<td>{_e(r.clause.title)}{part}</td><td>{ff}</td></tr>"
+        )
+    out.append("</table>")
+    return "\n".join(out)
+
+
+def sequence_html(lines: Sequence[str]) -> str:
+    vms, steps = sequence(lines)
+    col = {vm: n for n, vm in enumerate(vms)}
+    ncols = len(vms) + 1  # + a column for unparsed lines
+    out = ["<table class=seq><tr><td class=n>#</td>" + "".join(f"<th>VM {vm}</th>" for vm in vms) + "<th>other</th></tr>"]
+    for s in steps:
+        cells = [f"<td class=n>{_e(s.seq)}</td>"]
+        if s.kind == "note":
+            i = col[s.src]
+            cells += ["<td></td>"] * i + [f"<td>{_e(s.text)}</td>"] + ["<td></td>"] * (ncols - i - 1)
+        elif s.kind == "arrow":
+            a, b = col[s.src], col[s.dst]
+            lo, hi = min(a, b), max(a, b)
+            label = _e(s.text)
+            text = f"{label} &#x2192;" if a < b else f"&#x2190; {label}"
+            arrow = f"<td class=arrow colspan={hi - lo + 1}>{text}</td>"
+            cells += ["<td></td>"] * lo + [arrow] + ["<td></td>"] * (ncols - hi - 1)
+        else:
+            cells += ["<td></td>"] * (ncols - 1) + [f"<td class=plain>{_e(s.text)}</td>"]
+        out.append("<tr>" + "".join(cells) + "</tr>")
+    out.append("</table>")
+    return "\n".join(out)
+
+
+def _totals_html(summary: Summary) -> str:
+    t = summary.totals()
+    rows = []
+    for label, counts in (("MUST clauses", t["must"]), ("implementation-defined", t["impl_defined"]), ("tests", t["tests"])):
+        cells = "".join(f"<td class={_cls(k)}>{_e(k)}: {n}</td>" for k, n in counts.items() if n)
+        rows.append(f"<tr><th>{_e(label)}</th>{cells}</tr>")
+    return "<table>" + "".join(rows) + "</table>"
+
+
+def render_html(summary: Summary) -> str:
+    parts = [
+        "<!DOCTYPE html>",
+        "<html lang=en><head><meta charset=utf-8>",
+        f"<title>Conformance: {_e(summary.build)} / {_e(summary.profile)}</title>",
+        f"<style>{_CSS}</style></head><body>",
+        f"<h1>Conformance of <code>{_e(summary.build)}</code> to <code>{_e(summary.profile)}</code></h1>",
+        f"<p>Generated {_e(summary.generated)}"
+        + (f"; clauses selected: {_e(', '.join(summary.selection))}" if summary.selection else "")
+        + "</p>",
+    ]
+    if summary.guard.message:
+        parts.append(f"<p class=guard>{_e(summary.guard.message)}</p>")
+    parts += [_totals_html(summary), "<h2>MUST clauses</h2>", _html_rows(summary.must)]
+    parts += ["<h2>Implementation-defined parts</h2>", "<p>Reported apart; a deviation never fails the build.</p>"]
+    parts.append(_html_rows(summary.impl))
+    if summary.waivers_not_needed:
+        parts.append("<h2>Waivers not needed</h2><ul>")
+        parts += [f"<li><code>{_e(t.nodeid)}</code> passed &mdash; {_e(t.waiver)}</li>" for t in summary.waivers_not_needed]
+        parts.append("</ul>")
+    if summary.failures:
+        parts.append("<h2>Failures</h2>")
+    for t in summary.failures:
+        parts.append(f"<div class=failure><h3 class={_cls(t.outcome)}>{_e(t.outcome)}: <code>{_e(t.nodeid)}</code></h3>")
+        titles = "; ".join(f"{c} ({clauses.BY_ID[c].title})" if c in clauses.BY_ID else c for c in t.clauses)
+        parts.append(f"<p><b>Clauses:</b> {_e(titles)}</p>")
+        if t.waiver:
+            parts.append(f"<p><b>Waived:</b> {_e(t.waiver)}</p>")
+        if t.what:
+            parts.append(f"<p><b>Checked:</b> {_e(t.what)}</p>")
+            parts.append(
+                "<table class=side><tr><th>expected (spec)</th><th>actual (build)</th></tr>"
+                f"<tr><td><pre>{_e(t.expected)}</pre></td><td><pre>{_e(t.actual)}</pre></td></tr></table>"
+            )
+        if t.message:
+            parts.append(f"<pre>{_e(t.message)}</pre>")
+        if t.calls:
+            parts.append("<p><b>Calls the test made</b></p><pre>" + _e("\n".join(t.calls)) + "</pre>")
+        if t.trace:
+            parts.append("<p><b>Hypercall trace</b> (message sequence)</p>")
+            parts.append(sequence_html(t.trace))
+            parts.append("<details><summary>raw trace</summary><pre>" + _e("\n".join(t.trace)) + "</pre></details>")
+        parts.append("</div>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+# --------------------------------------------------------------------------------------------
+# Markdown
+# --------------------------------------------------------------------------------------------
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~&])")
+
+
+def md_escape(text: object) -> str:
+    """Escape for inline Markdown (table cells included): no markup, no HTML, one line."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+
+
+def md_code_block(lines: Iterable[str], lang: str = "text") -> str:
+    body = "\n".join(lines)
+    longest = max((len(m) for m in re.findall(r"`+", body)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{lang}\n{body}\n{fence}"
+
+
+_MD_BADGE = {
+    outcomes.PASS: "PASS",
+    outcomes.FAIL: "**FAIL**",
+    outcomes.TIMEOUT: "**TIMEOUT**",
+    outcomes.ERROR: "**ERROR**",
+    outcomes.DEVIATION: "*DEVIATION*",
+    outcomes.WAIVED: "*WAIVED*",
+    outcomes.SKIP: "SKIP",
+    outcomes.NOT_RUN: "NOT RUN",
+}
+
+
+def _md_rows(rows: Sequence[ClauseRow]) -> list[str]:
+    out = ["| Clause | § | Status | Passed | Rule | First failure |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        first = r.first_failure
+        ff = f"`{first.nodeid.replace('`', '')}`: {md_escape(first.failure_line)}" if first else ""
+        out.append(
+            f"| {md_escape(r.clause.id)} | {r.clause.section} | {_MD_BADGE.get(r.status, md_escape(r.status))} | "
+            f"{r.passed}/{len(r.tests)} | {md_escape(r.clause.title)} | {ff} |"
+        )
+    return out
+
+
+def render_markdown(summary: Summary) -> str:
+    t = summary.totals()
+    out = [
+        f"# Conformance of `{summary.build.replace('`', '')}` to `{summary.profile}`",
+        "",
+        f"Generated {summary.generated}."
+        + (f" Clauses selected: {md_escape(', '.join(summary.selection))}." if summary.selection else ""),
+        "",
+    ]
+    if summary.guard.message:
+        out += [f"> **{md_escape(summary.guard.message)}**", ""]
+    for label, counts in (("MUST clauses", t["must"]), ("Implementation-defined", t["impl_defined"]), ("Tests", t["tests"])):
+        out.append(f"- **{label}:** " + (", ".join(f"{n} {k}" for k, n in counts.items() if n) or "none"))
+    out += ["", "## MUST clauses", "", *_md_rows(summary.must), ""]
+    out += ["## Implementation-defined parts", "", "Reported apart; a deviation never fails the build.", ""]
+    out += [*_md_rows(summary.impl), ""]
+    if summary.waivers_not_needed:
+        out += ["## Waivers not needed", ""]
+        out += [f"- `{t.nodeid.replace('`', '')}` passed: {md_escape(t.waiver)}" for t in summary.waivers_not_needed]
+        out.append("")
+    if summary.failures:
+        out += ["## Failures", ""]
+    for test in summary.failures:
+        out += [f"### {test.outcome}: `{test.nodeid.replace('`', '')}`", ""]
+        out.append("- **Clauses:** " + md_escape(", ".join(test.clauses)))
+        if test.waiver:
+            out.append(f"- **Waived:** {md_escape(test.waiver)}")
+        if test.what:
+            out.append(f"- **Checked:** {md_escape(test.what)}")
+        out.append("")
+        if test.what:
+            side = f"| {md_escape(test.expected)} | {md_escape(test.actual)} |"
+            out += ["| expected (spec) | actual (build) |", "|---|---|", side, ""]
+        if test.message:
+            out += [md_code_block(test.message.split("\n")), ""]
+        if test.calls:
+            out += ["Calls the test made:", "", md_code_block(test.calls), ""]
+        if test.trace:
+            out += ["Hypercall trace as a message sequence:", "", md_code_block(sequence_ascii(test.trace)), ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def write_report(summary: Summary, path: str | Path) -> None:
+    """``.html``/``.htm`` → HTML, ``.md``/``.markdown`` → Markdown (the plugin checks the suffix up front)."""
+    p = Path(path)
+    text = render_html(summary) if p.suffix.lower() in (".html", ".htm") else render_markdown(summary)
+    p.write_text(text, encoding="utf-8")

@@ -1,0 +1,552 @@
+"""The conformance plugin, reports and CLI, tested with pytester on fake tests and a fake build."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import textwrap
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from conformance import clauses, cli, report
+from conformance.waivers import WaiverError
+from conformance.waivers import load as load_waivers
+
+pytest_plugins = ["pytester"]
+
+ROOT = Path(__file__).resolve().parent.parent
+PLUGIN = ["-p", "no:hafnium_conformance", "-p", "conformance.plugin"]
+
+FAKE_BUILD = """
+TRACE = [
+    "#0 VM 0 vCPU 0: hvc HF_VCPU_RUN(0x1, 0x0) (switched out)",
+    "#1 switch -> VM 1 vCPU 0 (HF_VCPU_RUN)",
+    "#2 VM 1 vCPU 0: hvc HF_MAILBOX_SEND(0x0, 0x16, 0x0) (switched out)",
+    "#3 switch -> VM 0 vCPU 0: MESSAGE size=22 (hypercall)",
+    "#4 <script>alert('guest')</script> | `x` **y**",
+]
+CLOSED = []
+
+class Session:
+    def __init__(self, config):
+        self.config = config
+        self.trace = list(TRACE)
+    def call(self, x0, x1=0, x2=0, x3=0, *, regs=None, insn="hvc #0"):
+        raise NotImplementedError
+    def base(self, vm):
+        return 0x1000_0000 * vm
+    def read(self, vm, addr, size):
+        return bytes(size)
+    def write(self, vm, addr, data):
+        pass
+    def close(self):
+        CLOSED.append(self)
+        if getattr(self.config, "time_slice", 0) == 13:
+            raise OSError("close failed")
+
+class FakeBuild:
+    name = "fake"
+    capabilities = frozenset({"fault_continue"})
+    def boot(self, config):
+        if config.time_slice == 7:
+            raise RuntimeError("no such board")
+        return Session(config)
+
+INSTANCE = FakeBuild()
+
+def factory():
+    return FakeBuild()
+
+NOT_A_BUILD = object()
+"""
+
+FAKE_TESTS = """
+import pytest
+from conformance.outcomes import CallTimeout, ConformanceFailure, GuestFault
+
+@pytest.mark.clause("SEND-6")
+def test_pass(boot):
+    boot()
+
+@pytest.mark.clause("SEND-6", "SEND-1")
+def test_fail(boot):
+    hv = boot()
+    hv.log.append("hvc #0 x0=0xff04 x1=0x1 x2=0x16 x3=0x0 -> 0x0")
+    raise ConformanceFailure("send to a full mailbox", 0xFFFF_FFFF_FFFF_FFFF, 0)
+
+@pytest.mark.clause("CALL-5")
+def test_guest_fault(boot):
+    raise GuestFault("VM 1 faulted at 0x1234")
+
+@pytest.mark.clause("RUN-4")
+def test_timeout(boot):
+    raise CallTimeout("budget")
+
+@pytest.mark.clause("RUN-5")
+def test_error(boot):
+    raise RuntimeError("suite bug")
+
+@pytest.mark.clause("RECV-1")
+def test_boot_error(boot):
+    boot(time_slice=7)
+
+@pytest.mark.clause("VM-3")
+@pytest.mark.impl_defined
+def test_impl(boot):
+    assert 1 == 2
+
+@pytest.mark.clause("CALL-1")
+@pytest.mark.requires("ready_vcpus")
+def test_requires(boot):
+    pass
+
+@pytest.mark.clause("CALL-2")
+@pytest.mark.requires("fault_continue")
+def test_requires_ok(boot):
+    pass
+
+def test_plain():
+    pass
+"""
+
+
+@pytest.fixture
+def fake(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    pytester.makepyfile(fakebuild=FAKE_BUILD)
+    pytester.syspathinsert()
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(pytester.path), str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    return pytester
+
+
+def run(p: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return p.runpytest(*PLUGIN, "--hv", "fakebuild:FakeBuild", *args)
+
+
+def props_by_test(xml_path: Path) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    for tc in ET.parse(xml_path).iter("testcase"):
+        out[tc.get("name", "")] = {p.get("name", ""): p.get("value", "") for p in tc.iter("property")}
+    return out
+
+
+# --- outcomes ---------------------------------------------------------------------------------
+
+
+def test_outcomes_letters_and_exit_status(fake: pytest.Pytester) -> None:
+    fake.makepyfile(test_fake=FAKE_TESTS)
+    result = run(fake, "-v", "--junitxml=j.xml", "--conformance-json=out.json")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(
+        [
+            "*test_fake.py::test_timeout TIMEOUT*",
+            "*test_fake.py::test_impl DEVIATION*",
+            "*test_requires SKIPPED (unsupported by fake: ready_vcpus)*",
+            "*hafnium-2018-10 conformance of build 'fake'*",
+            "SEND-1 * FAIL * 0/1  test_fake.py::test_fail: send to*",
+            "*MUST clauses [[]fake]:*",
+        ]
+    )
+    data = json.loads((fake.path / "out.json").read_text())
+    got = {t["nodeid"].split("::")[1]: t["outcome"] for t in data["tests"]}
+    assert got == {
+        "test_pass": "PASS",
+        "test_fail": "FAIL",
+        "test_guest_fault": "FAIL",
+        "test_timeout": "TIMEOUT",
+        "test_error": "ERROR",
+        "test_boot_error": "ERROR",
+        "test_impl": "DEVIATION",
+        "test_requires": "SKIP",
+        "test_requires_ok": "PASS",
+    }
+    by_id = {c["id"]: c for c in data["clauses"]}
+    assert by_id["SEND-6"]["status"] == "FAIL" and (by_id["SEND-6"]["passed"], by_id["SEND-6"]["total"]) == (1, 2)
+    assert by_id["SEND-2"]["status"] == "NOT RUN"
+    assert by_id["CALL-1"]["status"] == "SKIP"
+    assert [c["id"] for c in data["clauses"]] == [c.id for c in clauses.CLAUSES]
+    assert {c["id"]: c["status"] for c in data["impl_defined"]}["VM-3"] == "DEVIATION"
+    fail = next(t for t in data["tests"] if t["nodeid"].endswith("test_fail"))
+    assert (fail["what"], fail["expected"], fail["actual"]) == (
+        "send to a full mailbox",
+        "0xffffffffffffffff",
+        "0x0000000000000000",
+    )
+    assert fail["calls"] == ["hvc #0 x0=0xff04 x1=0x1 x2=0x16 x3=0x0 -> 0x0"]
+    assert fail["trace"][1] == "#1 switch -> VM 1 vCPU 0 (HF_VCPU_RUN)"
+    boot_error = next(t for t in data["tests"] if t["nodeid"].endswith("test_boot_error"))
+    assert "no such board" in boot_error["message"]
+    props = props_by_test(fake.path / "j.xml")
+    assert props["test_fail"]["clause"] == "SEND-6,SEND-1" and props["test_fail"]["outcome"] == "FAIL"
+    assert props["test_timeout"]["outcome"] == "TIMEOUT"
+    assert "clause" not in props["test_plain"]
+
+
+def test_deviation_alone_does_not_fail_the_run(fake: pytest.Pytester) -> None:
+    fake.makepyfile(
+        """
+        import pytest
+        @pytest.mark.clause("VM-3")
+        @pytest.mark.impl_defined
+        def test_impl(boot):
+            assert False, "8 vCPUs expected"
+        @pytest.mark.clause("FAULT")
+        def test_fault(boot):
+            assert False
+        """
+    )
+    result = run(fake, "--conformance-json=out.json")
+    assert result.ret == 0
+    data = json.loads((fake.path / "out.json").read_text())
+    assert {c["id"]: c["status"] for c in data["impl_defined"]}["FAULT"] == "DEVIATION"
+
+
+def test_teardown_error_and_sessions_closed(fake: pytest.Pytester) -> None:
+    fake.makepyfile(
+        """
+        import pytest, fakebuild
+        @pytest.mark.clause("CLR-1")
+        def test_close_fails(boot):
+            boot(time_slice=13)
+        @pytest.mark.clause("CLR-2")
+        def test_two_systems(boot):
+            boot(); boot()
+        def test_closed():
+            assert len(fakebuild.CLOSED) == 3
+        """
+    )
+    result = run(fake, "-p", "no:randomly", "--conformance-json=out.json")
+    result.assert_outcomes(passed=3, errors=1)
+    data = json.loads((fake.path / "out.json").read_text())
+    assert {t["nodeid"].split("::")[1]: t["outcome"] for t in data["tests"]} == {
+        "test_close_fails": "ERROR",
+        "test_two_systems": "PASS",
+    }
+
+
+# --- markers, options ---------------------------------------------------------------------------
+
+
+def test_unknown_clause_in_marker_is_a_collection_error(fake: pytest.Pytester) -> None:
+    fake.makepyfile(
+        """
+        import pytest
+        @pytest.mark.clause("SEND-66")
+        def test_bad(boot):
+            pass
+        """
+    )
+    result = run(fake)
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*test_bad*unknown clause ID(s) 'SEND-66'*"])
+
+
+def test_clause_selection(fake: pytest.Pytester) -> None:
+    fake.makepyfile(test_fake=FAKE_TESTS)
+    result = run(fake, "--clause", "send-1", "--clause", "RUN-4,CALL-2", "-q")
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines(["*7 deselected*"])
+    family = run(fake, "--clause", "SEND", "-q")
+    family.assert_outcomes(passed=1, failed=1)
+
+
+def test_unknown_clause_option_is_a_usage_error(fake: pytest.Pytester) -> None:
+    fake.makepyfile(test_fake=FAKE_TESTS)
+    result = run(fake, "--clause", "SEND-66")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--clause 'SEND-66'*did you mean*SEND-6*"])
+
+
+@pytest.mark.parametrize("spec", ["fakebuild:FakeBuild", "fakebuild:INSTANCE", "fakebuild:factory"])
+def test_hv_spec_forms(fake: pytest.Pytester, spec: str) -> None:
+    fake.makepyfile(
+        test_fake="import pytest\n@pytest.mark.clause('ID-1')\ndef test_a(hv_build):\n    assert hv_build.name == 'fake'\n"
+    )
+    result = fake.runpytest(*PLUGIN, "--hv", spec)
+    result.assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("nosuch", "*not a known build entry point*Known entry points: *reference*"),
+        ("fakebuild:Nope", "*has no attribute 'Nope'*"),
+        ("nosuchmodule:X", "*cannot import module 'nosuchmodule'*"),
+        ("fakebuild:NOT_A_BUILD", "*is not a build*"),
+    ],
+)
+def test_bad_hv_spec_is_a_usage_error(fake: pytest.Pytester, spec: str, message: str) -> None:
+    fake.makepyfile(test_fake=FAKE_TESTS)
+    result = fake.runpytest(*PLUGIN, "--hv", spec)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+
+
+def test_inert_without_conformance_tests(fake: pytest.Pytester) -> None:
+    fake.makepyfile("def test_a():\n    pass\n")
+    result = fake.runpytest(*PLUGIN)
+    result.assert_outcomes(passed=1)
+    assert "conformance of build" not in result.stdout.str()
+    assert "CONFORMANCE" not in result.stdout.str()
+
+
+def test_no_clause_table(fake: pytest.Pytester) -> None:
+    fake.makepyfile(test_fake=FAKE_TESTS)
+    result = run(fake, "--no-clause-table")
+    assert "conformance of build" not in result.stdout.str()
+
+
+def test_registry_self_check(fake: pytest.Pytester) -> None:
+    fake.makeini("[pytest]\nconformance_registry_check = always\n")
+    fake.makepyfile(test_fake=FAKE_TESTS)
+    result = run(fake)
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*clause registry self-check:*have no test:*CALL-3*"])
+
+
+# --- waivers ----------------------------------------------------------------------------------
+
+
+def test_waivers_toml(fake: pytest.Pytester) -> None:
+    fake.makepyfile(
+        test_fake="""
+        import pytest
+        from conformance.outcomes import ConformanceFailure
+        @pytest.mark.clause("SEND-6")
+        def test_fails(boot):
+            raise ConformanceFailure("full mailbox", 1, 0)
+        @pytest.mark.clause("SEND-7")
+        def test_passes(boot):
+            pass
+        @pytest.mark.clause("SEND-8")
+        def test_errors(boot):
+            raise RuntimeError("broken")
+        """
+    )
+    fake.path.joinpath("w.toml").write_text(
+        textwrap.dedent(
+            """
+            [[waiver]]
+            clause = "SEND-6"
+            reason = "BUG-12"
+            [[waiver]]
+            test = "test_fake.py::test_passes"
+            reason = "was flaky"
+            [[waiver]]
+            clause = "SEND-8"
+            reason = "errors are never waived"
+            """
+        )
+    )
+    result = run(fake, "-v", "--waivers=w.toml", "--conformance-json=out.json")
+    assert result.ret == 1  # the ERROR
+    result.stdout.fnmatch_lines(["*test_fails WAIVED*", "*waiver not needed: test_fake.py::test_passes passed*"])
+    data = json.loads((fake.path / "out.json").read_text())
+    outcomes = {t["nodeid"].split("::")[1]: (t["outcome"], t["waiver"]) for t in data["tests"]}
+    assert outcomes["test_fails"] == ("WAIVED", "clause SEND-6: BUG-12")
+    assert outcomes["test_errors"][0] == "ERROR"
+    assert data["waivers_not_needed"] == [
+        {"nodeid": "test_fake.py::test_passes", "waiver": "test test_fake.py::test_passes: was flaky"}
+    ]
+    assert {c["id"]: c["status"] for c in data["clauses"]}["SEND-6"] == "WAIVED"
+
+
+def test_waivers_json_and_exit_zero(fake: pytest.Pytester) -> None:
+    fake.makepyfile(
+        test_fake="""
+        import pytest
+        @pytest.mark.clause("CLR-3")
+        def test_fails(boot):
+            assert 0
+        """
+    )
+    fake.path.joinpath("w.json").write_text(json.dumps({"waivers": [{"test": "test_fake.py::test_fails", "reason": "known"}]}))
+    result = run(fake, "--waivers=w.json", "--junitxml=j.xml")
+    assert result.ret == 0
+    assert props_by_test(fake.path / "j.xml")["test_fails"]["outcome"] == "WAIVED"
+
+
+def test_bad_waiver_file_is_a_usage_error(fake: pytest.Pytester) -> None:
+    fake.makepyfile(test_fake=FAKE_TESTS)
+    fake.path.joinpath("w.toml").write_text('[[waiver]]\nclause = "NOPE-1"\nreason = "x"\n')
+    result = run(fake, "--waivers=w.toml")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*unknown clause 'NOPE-1'*"])
+
+
+def test_waiver_parsing(tmp_path: Path) -> None:
+    p = tmp_path / "w.json"
+    p.write_text(json.dumps([{"clause": ["SEND-1", "SEND-2"], "reason": "r"}, {"test": "a/b.py::t", "reason": "s"}]))
+    w = load_waivers(p)
+    assert len(w.entries) == 3
+    assert w.match("x/a/b.py::t[1]", ["CLR-1"]) is not None
+    assert w.match("a/b.py::tt", ["CLR-1"]) is None
+    assert w.match("z.py::q", ["SEND-2"]) is not None
+    p.write_text(json.dumps([{"clause": "SEND-1"}]))
+    with pytest.raises(WaiverError, match="no 'reason'"):
+        load_waivers(p)
+
+
+# --- guard --------------------------------------------------------------------------------------
+
+
+def test_guard_when_tests_do_not_report(fake: pytest.Pytester) -> None:
+    fake.makepyfile(
+        test_fake="""
+        import pytest
+        @pytest.mark.clause("CLR-1")
+        def test_a(boot):
+            pytest.exit("stopping", returncode=0)
+        @pytest.mark.clause("CLR-2")
+        def test_b(boot):
+            pass
+        """
+    )
+    result = run(fake, "--conformance-json=out.json")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*CONFORMANCE RUN INCOMPLETE: 2 of 2 selected conformance tests reported no result*"])
+    guard = json.loads((fake.path / "out.json").read_text())["guard"]
+    assert guard["selected"] == 2 and len(guard["missing"]) == 2
+
+
+def test_guard_with_x(fake: pytest.Pytester) -> None:
+    fake.makepyfile(test_fake=FAKE_TESTS)
+    result = run(fake, "-x")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*CONFORMANCE RUN INCOMPLETE*stopped early*"])
+
+
+# --- xdist: same results, properties in JUnit ----------------------------------------------------
+
+
+def test_xdist_json_identical_and_junit_properties(fake: pytest.Pytester) -> None:
+    pytest.importorskip("xdist")
+    fake.makepyfile(test_fake=FAKE_TESTS)
+    common = [*PLUGIN, "--hv", "fakebuild:FakeBuild", "-p", "no:cacheprovider"]
+    serial = fake.runpytest_subprocess(*common, "--conformance-json=serial.json")
+    par = fake.runpytest_subprocess(*common, "-n", "2", "--conformance-json=par.json", "--junitxml=j.xml")
+    assert serial.ret == par.ret == 1
+    a = json.loads((fake.path / "serial.json").read_text())
+    b = json.loads((fake.path / "par.json").read_text())
+    a.pop("timing")
+    b.pop("timing")
+    assert a == b
+    props = props_by_test(fake.path / "j.xml")
+    assert all("clause" in p for name, p in props.items() if name != "test_plain")
+    assert props["test_timeout"]["outcome"] == "TIMEOUT"
+    par.stdout.fnmatch_lines(["*conformance of build 'fake'*"])
+
+
+def test_installed_entry_point_loads_once(fake: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the package 'installed' (a dist-info with the pytest11 entry point), autoload and the
+    CLI's `-p no:hafnium_conformance -p conformance.plugin` both register the plugin once."""
+    site = tmp_path / "site"
+    dist = site / "hafnium_conformance-0.1.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: hafnium-conformance\nVersion: 0.1.0\n")
+    (dist / "entry_points.txt").write_text(
+        "[pytest11]\nhafnium_conformance = conformance.plugin\n\n"
+        "[hafnium_conformance.builds]\nreference = reference_hv.build:ReferenceBuild\nfake = fakebuild:FakeBuild\n"
+    )
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(site), str(fake.path), str(ROOT)]))
+    fake.makepyfile(
+        test_fake="import pytest\n@pytest.mark.clause('ID-1')\ndef test_a(hv_build):\n    assert hv_build.name == 'fake'\n"
+    )
+    auto = fake.runpytest_subprocess("--hv", "fake", "-p", "no:cacheprovider")
+    auto.assert_outcomes(passed=1)
+    cli_like = fake.runpytest_subprocess(*PLUGIN, "--hv", "fake", "-p", "no:cacheprovider")
+    cli_like.assert_outcomes(passed=1)
+    bad = fake.runpytest_subprocess("--hv", "nosuch", "-p", "no:cacheprovider")
+    bad.stderr.fnmatch_lines(["*Known entry points: fake, reference*"])
+
+
+# --- reports ------------------------------------------------------------------------------------
+
+TRACE = [
+    "#0 VM 0 vCPU 0: hvc HF_VCPU_RUN(0x1, 0x0) (switched out)",
+    "#1 switch -> VM 1 vCPU 0 (HF_VCPU_RUN)",
+    "#2 VM 1 vCPU 0: hvc HF_MAILBOX_SEND(0x2, 0x16, 0x0) (switched out)",
+    "#3 switch -> VM 0 vCPU 0: WAKE_UP vm=2 vcpu=0xffff (hypercall)",
+    "#4 VM 1 vCPU 0: wfi",
+    "#5 VM 0 vCPU 0: hvc HF_MAILBOX_SEND(0x5, 0x16, 0x0) -> 0xffffffffffffffff",
+    "garbage <b>line</b>",
+]
+
+
+def test_sequence_parsing() -> None:
+    vms, steps = report.sequence(TRACE)
+    assert vms == [0, 1, 2]
+    kinds = [(s.kind, s.src, s.dst) for s in steps]
+    assert kinds == [
+        ("note", 0, 0),
+        ("arrow", 0, 1),
+        ("note", 1, 1),
+        ("arrow", 1, 2),  # the message
+        ("arrow", 1, 0),  # back to the primary
+        ("note", 1, 1),
+        ("note", 0, 0),  # a failed send draws no message arrow
+        ("plain", 0, 0),
+    ]
+    text = "\n".join(report.sequence_ascii(TRACE))
+    assert "message 22 B" in text and "? garbage <b>line</b>" in text
+
+
+def _summary() -> report.Summary:
+    evil = "<script>alert(1)</script> | `code` *x*"
+    t = report.TestResult(
+        "t.py::test_x", ("SEND-6",), outcome="FAIL", what=evil, expected="0x1", actual=evil, calls=[evil], trace=[*TRACE, evil]
+    )
+    return report.aggregate([t, report.TestResult("t.py::test_y", ("SEND-6",), outcome="PASS")], "fake<b>")
+
+
+def test_html_is_escaped_and_self_contained() -> None:
+    page = report.render_html(_summary())
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert "fake&lt;b&gt;" in page and "<style>" in page and "src=" not in page
+    assert "class=arrow" in page and "<th>VM 1</th>" in page
+
+
+def test_markdown_is_escaped() -> None:
+    md = report.render_markdown(_summary())
+    assert "\\<script\\>" in md
+    table_line = next(line for line in md.splitlines() if line.startswith("| SEND-6 |"))
+    assert len(re.findall(r"(?<!\\)\|", table_line)) == 7  # 6 cells: escaped pipes do not add cells
+    assert "\n```text\n" in md
+
+
+def test_terminal_lines() -> None:
+    lines = [text for text, _ in report.terminal_lines(_summary(), 100)]
+    assert any(line.startswith("SEND-6") and "FAIL" in line and "1/2" in line for line in lines)
+    assert any("NOT RUN" in line and "clauses without a test" in line for line in lines)
+
+
+# --- CLI ----------------------------------------------------------------------------------------
+
+
+def test_cli_list_clauses(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["--list-clauses"]) == 0
+    out = capsys.readouterr().out
+    assert "SEND-6   MUST" in out and "VM-3     MUST+impl" in out and "FAULT    impl-defined" in out
+
+
+def test_cli_pytest_args() -> None:
+    ns = cli.build_parser().parse_args(["--hv", "x:y", "--clause", "SEND-1", "CLR-2", "-n", "2", "--json", "a.json"])
+    args = cli.pytest_args(ns, ["-x"])
+    assert args[:6] == ["--pyargs", "conformance.tests", "-p", "no:hafnium_conformance", "-p", "conformance.plugin"]
+    assert args[-1] == "-x"
+    assert ["--clause", "SEND-1", "--clause", "CLR-2"] == args[args.index("--clause") : args.index("--clause") + 4]
+    assert "-n" in args and "--conformance-json" in args
+
+
+def test_cli_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["--clause", "NOPE-9", "--", "-p", "no:cacheprovider"]) == pytest.ExitCode.USAGE_ERROR
+
+
+def test_python_dash_m(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    result = pytester.run(sys.executable, "-m", "conformance", "--list-clauses")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["CALL-1 *MUST*"])
