@@ -845,7 +845,8 @@ def _instruction(src: _Source, stmt: _Stmt, lop: str, op: str, args: str) -> Non
     if "\\" in args or "\\" in op:
         src.fail(line, "'\\' is only meaningful inside a .macro body")
     operands = _split_operands(args)
-    if lop in _PCREL or (lop in _LITERAL_LOADS and operands and operands[-1][:1] not in ("[", "=")):
+    is_literal_load = lop in _LITERAL_LOADS and operands and not any(o[:1] in ("[", "=") for o in operands)
+    if lop in _PCREL or is_literal_load:
         if not operands:
             src.fail(line, f"{op} needs a target operand")
         align, reach = _PCREL.get(lop) or _LITERAL_LOADS[lop]

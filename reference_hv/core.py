@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from guest_asm import abi
 
@@ -61,8 +62,7 @@ class Vm:
         return self.base <= addr and addr + abi.PAGE_SIZE <= self.base + self.size
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(NamedTuple):
     """What a hypercall does to the physical CPU.
 
     ``ret``: the caller's x0 now (None when the caller is switched out).
@@ -81,6 +81,9 @@ class Outcome:
 CopyFn = Callable[[int, int, int, int, int], None]
 
 _ERR_OUTCOME = Outcome(ERR)
+_WFI = abi.run_response(abi.HF_VCPU_RUN_WAIT_FOR_INTERRUPT)
+_WFI_OUTCOME = Outcome(_WFI)
+_YIELD = abi.run_response(abi.HF_VCPU_RUN_YIELD)
 
 
 class Core:
@@ -145,19 +148,19 @@ class Core:
     def preempted(self, vm_id: int, vcpu_idx: int) -> int:
         """A secondary's time slice expired (RUN-4): it stays ready; the primary sees YIELD."""
         self.vms[vm_id].vcpus[vcpu_idx].state = VcpuState.READY
-        return abi.run_response(abi.HF_VCPU_RUN_YIELD)
+        return _YIELD
 
     def wait_for_interrupt(self, vm_id: int, vcpu_idx: int) -> int:
         """``wfi`` in a secondary (RUN-5): blocked for good; the primary sees 0x1."""
         self.vms[vm_id].vcpus[vcpu_idx].state = VcpuState.BLOCKED_WFI
-        return abi.run_response(abi.HF_VCPU_RUN_WAIT_FOR_INTERRUPT)
+        return _WFI
 
     def aborted(self, vm_id: int, vcpu_idx: int) -> int:
         """A secondary faulted (§10, implementation-defined): it never runs again; 0x1."""
         vcpu = self.vms[vm_id].vcpus[vcpu_idx]
         vcpu.state = VcpuState.ABORTED
         vcpu.resume_x0 = None
-        return abi.run_response(abi.HF_VCPU_RUN_WAIT_FOR_INTERRUPT)
+        return _WFI
 
     def resume_primary(self) -> Vcpu:
         """The primary vCPU that a switch back to the primary resumes (RUN-3: vCPU 0)."""
@@ -173,15 +176,14 @@ class Core:
         return Outcome(None, to_primary=response)
 
     def _vcpu_run(self, vm: Vm, vcpu: Vcpu, x1: int, x2: int, x3: int) -> Outcome:
-        wfi = abi.run_response(abi.HF_VCPU_RUN_WAIT_FOR_INTERRUPT)
         if vm.id != abi.HF_PRIMARY_VM_ID:
-            return Outcome(wfi)  # RUN-1
+            return _WFI_OUTCOME  # RUN-1
         target_id, idx = x1 & U32, x2 & U32
         if target_id == abi.HF_PRIMARY_VM_ID or target_id >= len(self.vms):
-            return Outcome(wfi)  # RUN-2
+            return _WFI_OUTCOME  # RUN-2
         target = self.vms[target_id]
         if idx >= len(target.vcpus) or target.vcpus[idx].state is not VcpuState.READY:
-            return Outcome(wfi)  # RUN-2
+            return _WFI_OUTCOME  # RUN-2
         target.vcpus[idx].state = VcpuState.RUNNING  # RUN-3; the primary waits inside its hvc
         return Outcome(None, run=(target_id, idx))
 
@@ -250,8 +252,7 @@ class Core:
         if not block:
             return _ERR_OUTCOME  # RECV-3
         vm.waiters.append(vcpu.index)  # RECV-4, RECV-5
-        wfi = abi.run_response(abi.HF_VCPU_RUN_WAIT_FOR_INTERRUPT)
-        return self._to_primary(vcpu, wfi, VcpuState.BLOCKED_MAILBOX, None)  # RUN-6
+        return self._to_primary(vcpu, _WFI, VcpuState.BLOCKED_MAILBOX, None)  # RUN-6
 
     def _mailbox_clear(self, vm: Vm, vcpu: Vcpu, x1: int, x2: int, x3: int) -> Outcome:
         if vm.mailbox is not MailboxState.READ:

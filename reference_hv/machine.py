@@ -13,11 +13,14 @@ hypercall path touches 22 of them.
 from __future__ import annotations
 
 import ctypes
+import struct
+from collections.abc import Callable
 from typing import Any, cast
 
 from unicorn import arm64_const as a64
-from unicorn.unicorn_const import UC_ARCH_ARM64, UC_MODE_ARM, UC_PROT_ALL
-from unicorn.unicorn_py3.unicorn import Uc, uclib
+from unicorn.unicorn_const import UC_ARCH_ARM64, UC_HOOK_INTR, UC_HOOK_MEM_UNMAPPED, UC_MODE_ARM, UC_PROT_ALL
+from unicorn.unicorn_py3.arch.types import uc_hook_h
+from unicorn.unicorn_py3.unicorn import HOOK_INTR_CFUNC, HOOK_MEM_INVALID_CFUNC, Uc, uclib
 
 #: SCR_EL3 = NS | RW | HCE: without HCE an ``hvc`` at EL1 is UNDEFINED in Unicorn.
 SCR_EL3_VALUE = 0x501
@@ -34,6 +37,7 @@ REG_NZCV: int = a64.UC_ARM64_REG_NZCV
 #: A vCPU's saved context: x0..x30, SP, PC, NZCV.
 CONTEXT_REGS: tuple[int, ...] = (*X_REGS, REG_SP, REG_PC, REG_NZCV)
 CTX_SP, CTX_PC = 31, 32
+_U32 = struct.Struct("<I")
 
 
 class _Batch:
@@ -71,6 +75,10 @@ class Machine:
         self.ram_addr = ctypes.addressof(self.ram)
         self.uc.mem_map_ptr(base, size, UC_PROT_ALL, self.ram)
         handle = self.uc._uch
+        self.handle = handle
+        self._callbacks: list[Any] = []
+        #: The PC when known without asking the CPU (None: ask). Valid only while the CPU is stopped.
+        self.pc_hint: int | None = None
         self._u64 = ctypes.c_uint64()
         self._args = _Batch(handle, X_REGS[:4])
         self._ret = _Batch(handle, X_REGS[:18])  # x0 = result, x1..x17 = 0 (CALL-5)
@@ -78,6 +86,35 @@ class Machine:
         #: Saved contexts of the vCPUs not loaded in the CPU right now.
         self.contexts: list[list[int] | None] = [None] * vcpus
         self.loaded = 0
+
+    # --- running --------------------------------------------------------------------------
+
+    def start(self, until: int, count: int) -> int:
+        """``uc_emu_start`` at the current PC, straight through the C API; its error code (0 = OK)."""
+        begin = self.pc_hint if self.pc_hint is not None else self.pc
+        self.pc_hint = None
+        return int(uclib.uc_emu_start(self.handle, begin, until, 0, count))
+
+    def stop(self) -> None:
+        """Ask the CPU to stop after the current block (``uc_emu_stop``: asynchronous)."""
+        uclib.uc_emu_stop(self.handle)
+
+    def on_exception(self, callback: Callable[[int], None]) -> None:
+        """Call ``callback(intno)`` for every exception the guest takes (hvc, smc, brk, undef, ...)."""
+        cb = HOOK_INTR_CFUNC(lambda _uc, intno, _data: callback(intno))
+        self._add_hook(UC_HOOK_INTR, cb)
+
+    def on_unmapped(self, callback: Callable[[int, int], bool]) -> None:
+        """Call ``callback(access, address)`` when the guest touches unmapped memory; False = fault."""
+        cb = HOOK_MEM_INVALID_CFUNC(lambda _uc, access, address, _size, _value, _data: callback(access, address))
+        self._add_hook(UC_HOOK_MEM_UNMAPPED, cb)
+
+    def _add_hook(self, kind: int, cb: Any) -> None:
+        handle = uc_hook_h()
+        status = uclib.uc_hook_add(self.handle, ctypes.byref(handle), kind, ctypes.cast(cb, ctypes.c_void_p), None, 1, 0)
+        if status:
+            raise RuntimeError(f"VM {self.vm_id}: uc_hook_add failed with error {status}")
+        self._callbacks.append(cb)  # the C side holds only a pointer: keep the thunk alive
 
     # --- memory ---------------------------------------------------------------------------
 
@@ -97,23 +134,31 @@ class Machine:
 
     def word(self, addr: int) -> int | None:
         """The 32-bit word at ``addr``, or None when it is not this VM's memory."""
-        if not self.contains(addr, 4):
+        off = addr - self.base
+        if not 0 <= off <= self.size - 4:
             return None
-        return int.from_bytes(self.read(addr, 4), "little")
+        return int(_U32.unpack_from(self.ram, off)[0])
 
     # --- registers ------------------------------------------------------------------------
 
     def reg(self, reg: int) -> int:
-        uclib.uc_reg_read(self.uc._uch, reg, ctypes.byref(self._u64))
+        uclib.uc_reg_read(self.handle, reg, ctypes.byref(self._u64))
         return int(self._u64.value)
 
     def set_reg(self, reg: int, value: int) -> None:
+        self.pc_hint = value if reg == REG_PC else self.pc_hint
         self._u64.value = value
-        uclib.uc_reg_write(self.uc._uch, reg, ctypes.byref(self._u64))
+        uclib.uc_reg_write(self.handle, reg, ctypes.byref(self._u64))
 
     @property
     def pc(self) -> int:
-        return self.reg(REG_PC)
+        """The PC (from the CPU, unless the scheduler already read it since the CPU stopped)."""
+        return self.pc_hint if self.pc_hint is not None else self.reg(REG_PC)
+
+    def stopped_pc(self) -> int:
+        """Read the PC of the stopped CPU once and keep it for the next :meth:`start`."""
+        self.pc_hint = self.reg(REG_PC)
+        return self.pc_hint
 
     def args(self) -> tuple[int, int, int, int]:
         v = self._args.read()
@@ -128,6 +173,7 @@ class Machine:
         return list(self._ctx.read())
 
     def restore(self, ctx: list[int]) -> None:
+        self.pc_hint = None
         for i, value in enumerate(ctx):
             self._ctx.values[i] = value
         self._ctx.write()

@@ -10,9 +10,10 @@ that do not switch are answered inside the interrupt hook, and the guest goes on
 from __future__ import annotations
 
 import ctypes
-from collections.abc import Mapping, Sequence
+import struct
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal, cast
 
 from unicorn.unicorn import UcError
 
@@ -32,6 +33,11 @@ _INTNO_KINDS = {
     INTNO_SVC: "svc (exception the ABI does not define)",
     INTNO_BRK: "breakpoint (brk)",
 }
+
+MASK64 = abi.MASK64
+_BLOCK_IN = struct.Struct("<32Q")  # op, x0..x30 (DRIVER_OP, DRIVER_IN)
+_BLOCK_OUT = struct.Struct("<31Q")  # x0..x30 (DRIVER_OUT)
+assert abi.DRIVER_IN == 8 and abi.DRIVER_OP == 0
 
 #: Where ``emu_start`` is told to stop: never mapped, so no translated block is lost.
 UNTIL = 0xFFFF_0000_0000
@@ -137,12 +143,8 @@ class CallResult:
         return "returned"
 
 
-@dataclass
-class _Event:
-    kind: Literal["outcome", "driver", "fault", "internal"]
-    outcome: Outcome | None = None
-    fault: Fault | None = None
-    error: BaseException | None = None
+# What stopped the CPU, set by the hooks (ints: this is the hot path).
+_EV_NONE, _EV_OUTCOME, _EV_DRIVER, _EV_FAULT, _EV_INTERNAL = range(5)
 
 
 class System:
@@ -195,8 +197,8 @@ class System:
             machine.load(image.base, image.code)
             for idx in range(spec.ready_vcpus):
                 machine.start_vcpu(idx, image.entry, x0=idx)
-            machine.uc.hook_add(_HOOK_INTR, self._make_hook(vm_id))
-            machine.uc.hook_add(_HOOK_MEM_UNMAPPED, self._make_mem_hook(vm_id))
+            machine.on_exception(self._make_hook(vm_id))
+            machine.on_unmapped(self._make_mem_hook(vm_id))
             self.machines.append(machine)
             self.images.append(image)
             vms.append(Vm(vm_id, addr, spec.memory, [Vcpu(vm_id, i) for i in range(spec.vcpus)]))
@@ -206,12 +208,14 @@ class System:
             for idx in range(1, spec.ready_vcpus):
                 vm.vcpus[idx].state = VcpuState.READY
         self._current: Vcpu = vms[0].vcpus[0]
-        self._event: _Event | None = None
+        self._ev = _EV_NONE
+        self._ev_obj: Outcome | Fault | BaseException | None = None
         self._mem_fault: tuple[int, int, bool] | None = None  # (address, pc, is_write)
         if self.driven:
             driver = self.images[0]
             self._driver_ready = driver.symbol("hf_driver_ready")
             self._driver_block = driver.symbol("hf_driver_block")
+            self._driver_block_off = self._driver_block - driver.base
             # Run the driver to its first hand-back so the first call starts from a known place.
             first = self._execute()
             if first != "driver":
@@ -297,21 +301,19 @@ class System:
         except ValueError:
             raise HarnessError(f"unsupported instruction {insn!r}; one of {', '.join(abi.DRIVER_OPS)}") from None
         values = [0] * 31
-        values[:4] = [x0, x1, x2, x3]
+        values[:4] = [x0 & MASK64, x1 & MASK64, x2 & MASK64, x3 & MASK64]
         for n, v in (regs or {}).items():
             if not 4 <= n <= 30:
                 raise HarnessError(f"regs may set x4..x30 only, not x{n}")
-            values[n] = v
-        block = op.to_bytes(8, "little") + b"".join((v & abi.MASK64).to_bytes(8, "little") for v in values)
+            values[n] = v & MASK64
         primary = self.machines[0]
-        primary.load(self._driver_block, block)
+        _BLOCK_IN.pack_into(primary.ram, self._driver_block_off, op, *values)
         primary.set_reg(REG_PC, self._driver_ready + 4)
         start = len(self._raw)
         stop = self._execute()
         trace = tuple(events(self._raw, start)) if self._tracing else ()
         if stop == "driver":
-            out = primary.read(self._driver_block + abi.DRIVER_OUT, 31 * 8)
-            regs_out = tuple(int.from_bytes(out[i : i + 8], "little") for i in range(0, 31 * 8, 8))
+            regs_out = _BLOCK_OUT.unpack_from(primary.ram, self._driver_block_off + abi.DRIVER_OUT)
             return CallResult(regs=regs_out, trace=trace)
         return self._stopped(stop, trace)
 
@@ -359,24 +361,23 @@ class System:
 
     def _log(
         self, kind: str, vm: int, vcpu: int, args: tuple[int, ...] = (), result: int | None = None, detail: str = ""
-    ) -> None:
+    ) -> None:  # off the hot path: hypercalls append to the trace inline
         if self._tracing:
             self._raw.append((kind, vm, vcpu, args, result, detail))
 
-    def _make_hook(self, vm_id: int):  # type: ignore[no-untyped-def]
-        def hook(uc: object, intno: int, user_data: object) -> None:
+    def _make_hook(self, vm_id: int) -> Callable[[int], None]:
+        def hook(intno: int) -> None:
             try:
                 self._on_exception(vm_id, intno)
-            except BaseException as e:  # noqa: BLE001 - a harness bug must not escape Unicorn raw
-                self._event = _Event("internal", error=e)
-                self.machines[vm_id].uc.emu_stop()
+            except BaseException as e:  # noqa: BLE001 - a harness bug must not unwind through C
+                self._ev, self._ev_obj = _EV_INTERNAL, e
+                self.machines[vm_id].stop()
 
         return hook
 
-    def _make_mem_hook(self, vm_id: int):  # type: ignore[no-untyped-def]
-        def hook(uc: object, access: int, address: int, size: int, value: int, user_data: object) -> bool:
-            m = self.machines[vm_id]
-            self._mem_fault = (address, m.pc, access in _WRITE_ACCESSES)
+    def _make_mem_hook(self, vm_id: int) -> Callable[[int, int], bool]:
+        def hook(access: int, address: int) -> bool:
+            self._mem_fault = (address, self.machines[vm_id].pc, access in _WRITE_ACCESSES)
             return False
 
         return hook
@@ -387,13 +388,14 @@ class System:
         if intno == INTNO_HVC:
             args = m.args()
             outcome = self.core.hypercall(vm_id, vcpu.index, *args)
-            if outcome.ret is not None:
-                self._log("hvc", vm_id, vcpu.index, args, outcome.ret)
-                m.set_return(outcome.ret)
+            ret = outcome.ret
+            if self._tracing:
+                self._raw.append(("hvc", vm_id, vcpu.index, args, ret, ""))
+            if ret is not None:
+                m.set_return(ret)
                 return
-            self._log("hvc", vm_id, vcpu.index, args, None)
-            self._event = _Event("outcome", outcome=outcome)
-            m.uc.emu_stop()
+            self._ev, self._ev_obj = _EV_OUTCOME, outcome
+            m.stop()
             return
         if intno == INTNO_SMC:
             x0 = m.reg(X_REGS[0])
@@ -402,93 +404,98 @@ class System:
             if outcome.ret is not None:
                 m.set_reg(X_REGS[0], outcome.ret)  # CALL-7: only x0 changes
                 return
-            self._event = _Event("outcome", outcome=outcome)
-            m.uc.emu_stop()
+            self._ev, self._ev_obj = _EV_OUTCOME, outcome
+            m.stop()
             return
         pc = m.pc
         if intno == INTNO_BRK and vm_id == 0 and self.driven and pc == self._driver_ready:
-            self._event = _Event("driver")
-            m.uc.emu_stop()
+            self._ev = _EV_DRIVER
+            m.stop()
             return
         kind = _INTNO_KINDS.get(intno, f"exception {intno}")
-        self._event = _Event("fault", fault=Fault(vm_id, vcpu.index, pc, kind))
-        m.uc.emu_stop()
+        self._ev, self._ev_obj = _EV_FAULT, Fault(vm_id, vcpu.index, pc, kind)
+        m.stop()
 
     def _execute(self) -> Fault | Timeout | str:
-        """Run the physical CPU until the primary hands back ("driver"), "system_off", a fault or a timeout."""
+        """Run the physical CPU until the primary hands back ("driver"), "system_off", a fault or a timeout.
+
+        This loop is the hot path of every world switch: it keeps to locals and C calls.
+        """
         budget = self.budget
         switches = 0
+        core = self.core
+        machines = self.machines
         while True:
             vcpu = self._current
-            m = self.machines[vcpu.vm_id]
-            m.activate(vcpu.index)
+            vm_id = vcpu.vm_id
+            m = machines[vm_id]
+            if m.loaded != vcpu.index:
+                m.activate(vcpu.index)
             if vcpu.resume_x0 is not None:
                 m.set_return(vcpu.resume_x0)
                 vcpu.resume_x0 = None
-            is_primary = vcpu.vm_id == 0
-            count = budget if is_primary else min(self.time_slice, budget)
-            self._event = None
+            is_primary = vm_id == 0
+            count = budget if is_primary or budget < self.time_slice else self.time_slice
+            self._ev = _EV_NONE
             self._mem_fault = None
-            try:
-                m.uc.emu_start(m.pc, UNTIL, count=count)
-            except UcError as e:
-                if self._event is None or self._event.kind != "internal":
-                    self._event = _Event("fault", fault=self._memory_fault(vcpu, e))
-            event = self._event
-            if event is None:
-                pc = m.pc
+            status = m.start(UNTIL, count)
+            ev = self._ev
+            if status and ev != _EV_INTERNAL:
+                ev, self._ev_obj = _EV_FAULT, self._memory_fault(vcpu, status)
+            if ev == _EV_OUTCOME:
+                outcome = cast(Outcome, self._ev_obj)
+                budget -= 1
+                if outcome.run is not None:
+                    target = core.vms[outcome.run[0]].vcpus[outcome.run[1]]
+                    if self._tracing:
+                        self._raw.append(("switch", target.vm_id, target.index, (), None, "HF_VCPU_RUN"))
+                    self._current = target
+                elif outcome.to_primary is not None:
+                    self._switch_to_primary(outcome.to_primary, "hypercall")
+                elif outcome.system_off:
+                    self._log("stop", vm_id, vcpu.index, detail="PSCI_SYSTEM_OFF")
+                    return "system_off"
+            elif ev == _EV_NONE:
+                pc = m.stopped_pc()
                 if pc == UNTIL:  # a jump to the stop address: as unmapped as any other
                     kind = "instruction abort (fetch from unmapped address)"
-                    event = _Event("fault", fault=Fault(vcpu.vm_id, vcpu.index, pc, kind, pc))
+                    ev, self._ev_obj = _EV_FAULT, Fault(vm_id, vcpu.index, pc, kind, pc)
                 elif m.word(pc - 4) == abi.INSN_WFI:  # wfi ends emu_start silently
                     budget -= 1
-                    self._log("wfi", vcpu.vm_id, vcpu.index, detail=f"at PC {pc - 4:#x}")
+                    self._log("wfi", vm_id, vcpu.index, detail=f"at PC {pc - 4:#x}")
                     if not is_primary:  # the primary's wfi is a no-op: no interrupt source is modelled
-                        self._switch_to_primary(self.core.wait_for_interrupt(vcpu.vm_id, vcpu.index), "wfi")
+                        self._switch_to_primary(core.wait_for_interrupt(vm_id, vcpu.index), "wfi")
                 else:  # the count ran out
                     budget -= count
                     if is_primary:
                         return self._timeout(vcpu, pc, switches)
-                    self._log("preempt", vcpu.vm_id, vcpu.index, detail=f"at PC {pc:#x}")
-                    self._switch_to_primary(self.core.preempted(vcpu.vm_id, vcpu.index), "time slice")
-            if event is None:
-                pass
-            elif event.kind == "driver":
+                    if self._tracing:
+                        self._raw.append(("preempt", vm_id, vcpu.index, (), None, f"at PC {pc:#x}"))
+                    self._switch_to_primary(core.preempted(vm_id, vcpu.index), "time slice")
+            elif ev == _EV_DRIVER:
                 return "driver"
-            elif event.kind == "internal":
+            elif ev == _EV_INTERNAL:
+                error = cast(BaseException, self._ev_obj)
                 raise HarnessError(
-                    f"internal error in the reference hypervisor while VM {vcpu.vm_id} vCPU {vcpu.index} ran: {event.error!r}"
-                ) from event.error
-            elif event.kind == "fault":
-                assert event.fault is not None
-                fault = event.fault
+                    f"internal error in the reference hypervisor while VM {vm_id} vCPU {vcpu.index} ran: {error!r}"
+                ) from error
+            if ev == _EV_FAULT:
+                fault = cast(Fault, self._ev_obj)
                 self.faults.append(fault)
                 self._log("fault", fault.vm, fault.vcpu, detail=str(fault))
                 budget -= 1
                 if is_primary or self.fault_policy == "stop":
                     return fault
-                self._switch_to_primary(self.core.aborted(vcpu.vm_id, vcpu.index), "fault")
-            else:
-                outcome = event.outcome
-                assert outcome is not None
-                budget -= 1
-                if outcome.system_off:
-                    self._log("stop", vcpu.vm_id, vcpu.index, detail="PSCI_SYSTEM_OFF")
-                    return "system_off"
-                if outcome.run is not None:
-                    target = self.core.vms[outcome.run[0]].vcpus[outcome.run[1]]
-                    self._log("switch", target.vm_id, target.index, detail="HF_VCPU_RUN")
-                    self._current = target
-                elif outcome.to_primary is not None:
-                    self._switch_to_primary(outcome.to_primary, "hypercall")
+                self._switch_to_primary(core.aborted(vm_id, vcpu.index), "fault")
             switches += 1
             if budget <= 0 or switches > self.max_switches:
-                return self._timeout(self._current, self.machines[self._current.vm_id].pc, switches)
+                return self._timeout(self._current, machines[self._current.vm_id].pc, switches)
 
     def _switch_to_primary(self, response: int, reason: str) -> None:
         primary = self.core.resume_primary()
         primary.resume_x0 = response
-        self._log("switch", 0, primary.index, result=response, detail=reason)
+        if self._tracing:
+            self._raw.append(("switch", 0, primary.index, (), response, reason))
         self._current = primary
 
     def _timeout(self, vcpu: Vcpu, pc: int, switches: int) -> Timeout:
@@ -496,12 +503,12 @@ class System:
         self._log("stop", vcpu.vm_id, vcpu.index, detail=str(t))
         return t
 
-    def _memory_fault(self, vcpu: Vcpu, error: UcError) -> Fault:
+    def _memory_fault(self, vcpu: Vcpu, status: int) -> Fault:
         if self._mem_fault is None:
             pc = self.machines[vcpu.vm_id].pc
-            return Fault(vcpu.vm_id, vcpu.index, pc, f"emulator error: {error}")
+            return Fault(vcpu.vm_id, vcpu.index, pc, f"emulator error: {cast(Any, UcError)(status)}")
         address, pc, is_write = self._mem_fault
-        if getattr(error, "errno", None) == _UC_ERR_FETCH_UNMAPPED:
+        if status == _UC_ERR_FETCH_UNMAPPED:
             return Fault(vcpu.vm_id, vcpu.index, pc, "instruction abort (fetch from unmapped address)", address)
         kind = "data abort (write to unmapped address)" if is_write else "data abort (read from unmapped address)"
         return Fault(vcpu.vm_id, vcpu.index, pc, kind, address)
@@ -509,7 +516,5 @@ class System:
 
 from unicorn import unicorn_const as _ucc  # noqa: E402
 
-_HOOK_INTR: int = _ucc.UC_HOOK_INTR
-_HOOK_MEM_UNMAPPED: int = _ucc.UC_HOOK_MEM_UNMAPPED
 _UC_ERR_FETCH_UNMAPPED: int = _ucc.UC_ERR_FETCH_UNMAPPED
 _WRITE_ACCESSES = (_ucc.UC_MEM_WRITE_UNMAPPED, _ucc.UC_MEM_WRITE)

@@ -424,3 +424,9 @@ def test_fuzz_in_subprocess(sources: list[str]) -> None:
     if proc.returncode != 0 or last is None:
         idx = int(lines[-1]) if lines and lines[-1].isdigit() else -1
         pytest.fail(f"child died (rc={proc.returncode}) on source {sources[idx]!r}: {proc.stderr[-500:]}")
+
+
+def test_post_and_pre_indexed_loads_are_not_literal_loads() -> None:
+    # "ldr x12, [x9], #8" has a last operand that is not the address: it is no PC-relative load.
+    image = assemble("ldr x12, [x9], #8\nstr x12, [x10, #8]!\nldr x1, [x2, #16]\n", base=0x4000_0000, name="idx.S")
+    assert image.code == bytes.fromhex("2c8540f84c8d00f8410840f9")

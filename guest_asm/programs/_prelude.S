@@ -74,6 +74,13 @@ copy_sized_\@:
     adr x9, _start
     add x10, x9, #LIB_SEND_PAGE
     add x9, x9, #LIB_RECV_PAGE
+copy_words_\@:
+    cmp x11, #8
+    b.lo copy_loop_\@
+    ldr x12, [x9], #8
+    str x12, [x10], #8
+    sub x11, x11, #8
+    b copy_words_\@
 copy_loop_\@:
     cbz x11, copy_done_\@
     ldrb w12, [x9], #1
