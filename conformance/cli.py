@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="hfconform",
         description=f"Run the {clauses.PROFILE} mailbox ABI conformance suite against a hypervisor build.",
-        epilog="Arguments after '--' go to pytest unchanged, e.g. hfconform -- -x -k receive",
+        epilog="Other options, and everything after '--', go to pytest unchanged, e.g. hfconform -x -- -k receive",
     )
     p.add_argument("--hv", metavar="SPEC", help="build under test: entry point name or module:attr (default: reference)")
     p.add_argument("--clause", metavar="ID", nargs="+", action="extend", default=[], help="only these clauses (or families)")
@@ -79,7 +79,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "--" in argv:
         cut = argv.index("--")
         argv, extra = argv[:cut], argv[cut + 1 :]
-    ns = build_parser().parse_args(argv)
+    # Options hfconform does not know (e.g. -q, -x, --junitxml=out.xml) go to pytest too.
+    ns, unknown = build_parser().parse_known_args(argv)
+    extra = unknown + extra
     if ns.list_clauses:
         print("\n".join(list_clauses()))
         return 0
