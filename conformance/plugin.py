@@ -66,7 +66,15 @@ def known_builds() -> dict[str, str]:
 
 
 def resolve_build(spec: str) -> Build:
-    """An entry-point name, or ``module:attr`` (a Build instance, a class, or a zero-arg factory)."""
+    """An entry-point name, or ``module:attr`` (a Build instance, a class, or a zero-arg factory);
+    ``qemu:IMAGE`` / ``qemu:CONFIG.toml`` / ``qemu:stub`` is the QEMU backend (docs/qemu-backend.md)."""
+    if spec.startswith("qemu:"):
+        from conformance.backends.qemu import build_from_spec
+
+        try:
+            return build_from_spec(spec[len("qemu:") :])
+        except ValueError as e:
+            raise BuildSpecError(f"--hv {spec!r}: {e}") from None
     known = known_builds()
     target = known.get(spec, spec)
     names = ", ".join(sorted(known)) or "(none)"

@@ -1,0 +1,1 @@
+"""Alternate builds bundled with the suite: ``qemu`` (a real hypervisor image under QEMU)."""

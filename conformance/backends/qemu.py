@@ -1,0 +1,510 @@
+"""The full-system backend: a hypervisor image under ``qemu-system-aarch64``, one QEMU per boot.
+
+``--hv qemu:IMAGE`` (a raw image such as ``hafnium.bin``), ``--hv qemu:CONFIG.toml`` (an image
+plus its layout, see ``docs/qemu-backend.md``) or ``--hv qemu:stub`` (the built-in stub image,
+``conformance.backends.stub``). For each :meth:`QemuBuild.boot`:
+
+1. the primary driver is assembled at the primary's load address, each secondary at the base
+   the image's layout gives it (top of RAM downwards, in VM-ID order);
+2. the initrd (old-binary cpio: ``vmlinuz``, ``initrd.img``, ``vms.txt``, one file per secondary,
+   :mod:`conformance.backends.cpio`) is written to a fresh temporary directory;
+3. QEMU boots the image with ``-S`` and its gdbstub on a Unix socket in that directory; the
+   backend sets a breakpoint at ``hf_driver_ready`` and lets the system run until the primary
+   reaches it.
+
+``Session.call`` writes the op and x0..x30 into ``hf_driver_block`` (physical memory access,
+``Qqemu.PhyMemMode:1``), resumes the primary at ``hf_driver_ready + 4`` and waits for the
+breakpoint again; x0..x30 are read back from the block. Outcomes: a missing QEMU, an image that
+does not boot, a lost gdb link or a limit of the image raise :class:`BuildError` (ERROR) with the
+QEMU log attached; no return within the call budget is a ``timeout`` (TIMEOUT); PSCI SYSTEM_OFF
+(QEMU exits with status 0) is ``system_off``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import tomllib
+import weakref
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from conformance.backends import cpio, stub
+from conformance.backends.gdb import REG_PC, GdbClient, GdbError, GdbLinkError, GdbTimeout, StopReply
+from conformance.protocol import BuildError, GuestVM, SystemConfig
+from guest_asm import abi, programs
+from guest_asm.assembler import AsmError, assemble
+
+RAM_BASE = 0x4000_0000
+MIB = 1 << 20
+LOG_TAIL = 3000
+QEMU_HINT = "install it (Debian/Ubuntu: apt-get install qemu-system-arm) or set 'qemu' in the image's config file"
+STUB_NAMES = ("stub", "@stub")
+
+
+@dataclass(frozen=True)
+class ImageProfile:
+    """A hypervisor image and the facts the backend needs about it (defaults: Hafnium at aa039b39)."""
+
+    image: Path | None  # None: the built-in stub
+    name: str = ""
+    primary_base: int = 0x4008_0000
+    ram: int = 16 * MIB
+    max_secondaries: int = 3
+    cpu: str = "cortex-a57"
+    qemu: str = "qemu-system-aarch64"
+    append: str = ""
+    boot_timeout: float = 30.0
+    call_timeout: float = 10.0
+    extra_args: tuple[str, ...] = ()
+
+    @property
+    def is_stub(self) -> bool:
+        return self.image is None
+
+    @property
+    def ram_top(self) -> int:
+        return RAM_BASE + self.ram
+
+    @property
+    def initrd_address(self) -> int:
+        """Where QEMU's ``virt`` board puts ``-initrd`` (RAM base + min(RAM / 2, 128 MiB))."""
+        return RAM_BASE + min(self.ram // 2, 128 * MIB)
+
+
+def stub_profile() -> ImageProfile:
+    return ImageProfile(None, name="qemu:stub", primary_base=stub.PRIMARY_BASE, max_secondaries=stub.MAX_SECONDARIES)
+
+
+_SIZE_SUFFIX = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+
+
+def _size(value: object, what: str) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value:
+        text = value.strip().upper().removesuffix("B").removesuffix("I")
+        mult = _SIZE_SUFFIX.get(text[-1:], 1)
+        try:
+            return int(text[:-1] if mult != 1 else text, 0) * mult
+        except ValueError:
+            pass
+    raise ValueError(f"{what}: expected a size (an int or e.g. '16M'), got {value!r}")
+
+
+def load_profile(path: Path) -> ImageProfile:
+    """An image's config file (TOML): ``image`` (relative to the file) and optional layout keys."""
+    try:
+        data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise ValueError(f"cannot read {path}: {e}") from None
+    known = {
+        "image", "name", "primary_base", "memory", "max_secondaries", "cpu", "qemu", "append",
+        "boot_timeout", "call_timeout", "extra_args",
+    }  # fmt: skip
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"{path}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    if "image" not in data:
+        raise ValueError(f'{path}: no \'image\' (the hypervisor image, e.g. image = "hafnium.bin"; or "stub")')
+    img = str(data["image"])
+    prof = stub_profile() if img in STUB_NAMES else ImageProfile(_image_path(path.parent / img), name=f"qemu:{img}")
+    changes: dict[str, Any] = {}
+    if "name" in data:
+        changes["name"] = str(data["name"])
+    if "primary_base" in data:
+        changes["primary_base"] = _size(data["primary_base"], "primary_base")
+    if "memory" in data:
+        changes["ram"] = _size(data["memory"], "memory")
+    for key in ("max_secondaries",):
+        if key in data:
+            changes[key] = int(data[key])
+    for key in ("cpu", "qemu", "append"):
+        if key in data:
+            changes[key] = str(data[key])
+    for key in ("boot_timeout", "call_timeout"):
+        if key in data:
+            changes[key] = float(data[key])
+    if "extra_args" in data:
+        changes["extra_args"] = tuple(str(a) for a in data["extra_args"])
+    prof = replace(prof, **changes)
+    _check_profile(prof)
+    return prof
+
+
+def _image_path(path: Path) -> Path:
+    if not path.is_file():
+        raise ValueError(f"hypervisor image {str(path)!r} does not exist (or is not a file)")
+    return path.resolve()
+
+
+def _check_profile(p: ImageProfile) -> None:
+    if p.ram % MIB or not 8 * MIB <= p.ram <= 4096 * MIB:
+        raise ValueError(f"memory {p.ram:#x}: a whole number of MiB, 8M..4G")
+    if p.primary_base % 0x10000 or not RAM_BASE <= p.primary_base < p.initrd_address:
+        raise ValueError(f"primary_base {p.primary_base:#x}: 64 KiB aligned, in RAM below the initrd")
+    if p.max_secondaries < 0 or p.boot_timeout <= 0 or p.call_timeout <= 0:
+        raise ValueError("max_secondaries must be >= 0 and the timeouts > 0")
+
+
+def profile_from_spec(spec: str) -> ImageProfile:
+    """``stub`` / ``@stub``, a config file (``*.toml``), or an image path."""
+    if spec in STUB_NAMES:
+        return stub_profile()
+    if not spec:
+        raise ValueError("expected qemu:IMAGE, qemu:CONFIG.toml or qemu:stub")
+    path = Path(spec).expanduser()
+    if path.suffix.lower() == ".toml":
+        return load_profile(path)
+    return ImageProfile(_image_path(path), name=f"qemu:{path.name}")
+
+
+def build_from_spec(spec: str) -> QemuBuild:
+    """What ``--hv qemu:SPEC`` means (``ValueError`` with a message for a bad spec)."""
+    return QemuBuild(profile_from_spec(spec))
+
+
+# ------------------------------------------------------------------------------------------------
+# Outcomes and layout
+
+
+@dataclass(frozen=True)
+class QemuOutcome:
+    regs: tuple[int, ...] = ()
+    fault: object | None = None
+    timeout: object | None = None
+    system_off: bool = False
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where each VM lives: ``bases[0]`` is the primary's load address, then VM 1..N."""
+
+    bases: tuple[int, ...]
+    sizes: tuple[int, ...]
+
+
+def layout(profile: ImageProfile, secondaries: Sequence[GuestVM]) -> Layout:
+    """Secondaries from the top of RAM downwards, in VM-ID order; a limit of the image is a BuildError."""
+    n = len(secondaries)
+    if n > profile.max_secondaries:
+        raise BuildError(
+            f"limit of image {profile.name}: it runs at most {profile.max_secondaries} secondaries "
+            f"(max_secondaries in its profile), this test boots {n}. This is a limit of the image "
+            "(e.g. its page-table pool), not a conformance verdict."
+        )
+    bases = [profile.primary_base]
+    sizes = [0]
+    top = profile.ram_top
+    for vm_id, vm in enumerate(secondaries, start=1):
+        if vm.memory <= 0 or vm.memory % 0x10000:
+            raise BuildError(f"VM {vm_id}: memory {vm.memory:#x} must be a positive multiple of 64 KiB for this backend")
+        if vm.ready_vcpus != 1:
+            why = f"ready_vcpus={vm.ready_vcpus} needs the 'ready_vcpus' capability, which {profile.name} lacks"
+            raise BuildError(f"VM {vm_id}: {why}")
+        top -= vm.memory
+        bases.append(top)
+        sizes.append(vm.memory)
+    floor = profile.initrd_address + MIB  # the initrd and the device tree sit here while the image loads
+    if top < floor:
+        raise BuildError(
+            f"limit of image {profile.name}: {sum(sizes):#x} bytes of secondaries do not fit in {profile.ram // MIB} MiB of RAM "
+            f"above the initrd (lowest base would be {top:#x}, below {floor:#x})"
+        )
+    sizes[0] = bases[-1] - profile.primary_base if n else profile.initrd_address - profile.primary_base
+    return Layout(tuple(bases), tuple(sizes))
+
+
+# ------------------------------------------------------------------------------------------------
+# The build and its sessions
+
+
+class QemuBuild:
+    """A hypervisor image under QEMU (see the module docstring)."""
+
+    capabilities: frozenset[str] = frozenset()
+
+    def __init__(self, profile: ImageProfile) -> None:
+        self.profile = profile
+        self.name = profile.name or (f"qemu:{profile.image.name}" if profile.image else "qemu:stub")
+
+    def boot(self, config: SystemConfig) -> QemuSession:
+        return QemuSession(self.profile, config)
+
+
+def _kill(proc: subprocess.Popen[bytes], client: GdbClient | None, tmpdir: str) -> None:
+    if client is not None:
+        client.close()
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            proc.kill()
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        pass
+    shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def _tail(path: Path, limit: int = LOG_TAIL) -> str:
+    try:
+        text = path.read_bytes().decode("utf-8", "replace")
+    except OSError:
+        return "(none)"
+    if len(text) > limit:
+        text = "... " + text[-limit:]
+    return text.strip() or "(empty)"
+
+
+class QemuSession:
+    """One QEMU process running the image; the primary parked at ``hf_driver_ready``."""
+
+    def __init__(self, profile: ImageProfile, config: SystemConfig) -> None:
+        self.profile = profile
+        self.config = config
+        qemu = shutil.which(profile.qemu)
+        if qemu is None:
+            raise BuildError(f"{profile.qemu} not found on PATH: {QEMU_HINT}")
+        self.layout = layout(profile, config.secondaries)
+        self.driver = programs.build_driver(profile.primary_base)
+        self.ready = self.driver.symbol("hf_driver_ready")
+        self.block = self.driver.symbol("hf_driver_block")
+        secondaries: list[cpio.Secondary] = []
+        for vm_id, vm in enumerate(config.secondaries, start=1):
+            base = self.layout.bases[vm_id]
+            try:
+                image = assemble(vm.source, base=base, name=vm.name)
+            except AsmError as e:
+                raise BuildError(f"VM {vm_id} ({vm.name}) does not assemble at {base:#x}: {e}") from e
+            if len(image.code) > vm.memory:
+                raise BuildError(f"VM {vm_id} ({vm.name}): {len(image.code):#x} bytes of code do not fit in {vm.memory:#x}")
+            secondaries.append(cpio.Secondary(cpio.member_name(vm_id, vm.name), vm.memory, vm.vcpus, image.code))
+        self._trace: list[str] = []
+        self._state = "booting"
+        self._why_dead: str | None = None
+        self.client: GdbClient | None = None
+        self.tmpdir = tempfile.mkdtemp(prefix="hfq-")
+        tmp = Path(self.tmpdir)
+        self.serial_log = tmp / "serial.log"
+        self.stderr_log = tmp / "qemu.stderr"
+        sock = tmp / "gdb.sock"
+        initrd = tmp / "initrd.cpio"
+        initrd.write_bytes(cpio.make_initrd(self.driver.code, secondaries))
+        if profile.image is None:
+            kernel = tmp / "stub.bin"
+            kernel.write_bytes(stub.make_stub_image(len(secondaries) + 1, self.driver.code, self.driver.entry))
+        else:
+            kernel = profile.image
+        self.command = [
+            qemu, "-M", "virt", "-cpu", profile.cpu, "-m", f"{profile.ram // MIB}M",
+            "-machine", "virtualization=true", "-nographic", "-nodefaults", "-serial", "stdio",
+            "-kernel", str(kernel), "-initrd", str(initrd), "-append", profile.append,
+            "-gdb", f"unix:{sock},server,nowait", "-S", *profile.extra_args,
+        ]  # fmt: skip
+        with open(self.serial_log, "wb") as out, open(self.stderr_log, "wb") as err:
+            self.proc = subprocess.Popen(
+                self.command, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=self.tmpdir, start_new_session=True
+            )
+        self._finalizer = weakref.finalize(self, _kill, self.proc, None, self.tmpdir)
+        try:
+            self._start(sock)
+        except BaseException:
+            self.close()
+            raise
+
+    # --- boot -----------------------------------------------------------------------------
+
+    def _error(self, what: str) -> BuildError:
+        time.sleep(0.05)  # let QEMU flush its last words
+        status = self.proc.poll()
+        state = f"QEMU exited with status {status}" if status is not None else "QEMU still running"
+        return BuildError(
+            f"{what} ({state}).\ncommand: {' '.join(self.command)}\n"
+            f"--- serial log ---\n{_tail(self.serial_log)}\n--- QEMU stderr ---\n{_tail(self.stderr_log)}"
+        )
+
+    def _start(self, sock: Path) -> None:
+        deadline = time.monotonic() + self.profile.boot_timeout
+        while not sock.exists():
+            if self.proc.poll() is not None:
+                raise self._error("QEMU did not start")
+            if time.monotonic() > deadline:
+                raise self._error(f"QEMU's gdbstub socket did not appear within {self.profile.boot_timeout}s")
+            time.sleep(0.002)
+        try:
+            while True:  # the socket file appears just before QEMU listens on it
+                try:
+                    client = GdbClient.connect_unix(str(sock), timeout=max(1.0, deadline - time.monotonic()))
+                    break
+                except GdbLinkError:
+                    if self.proc.poll() is not None or time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.002)
+            self.client = client
+            self._finalizer.detach()
+            self._finalizer = weakref.finalize(self, _kill, self.proc, client, self.tmpdir)
+            client.no_ack_mode()
+            client.set_physical_memory_mode(True)
+            client.insert_breakpoint(self.ready)
+            client.resume()
+            stop = client.wait_stop(max(0.1, deadline - time.monotonic()))
+        except GdbTimeout:
+            raise self._error(
+                f"the image did not boot: the primary did not reach hf_driver_ready ({self.ready:#x}) within "
+                f"{self.profile.boot_timeout}s"
+            ) from None
+        except GdbError as e:
+            raise self._error(f"gdb link to QEMU failed during boot: {e}") from None
+        self._check_parked(stop, "boot")
+        self._state = "ready"
+
+    def _check_parked(self, stop: StopReply, when: str) -> None:
+        assert self.client is not None
+        if stop.exited:
+            raise self._error(f"QEMU exited during {when} ({stop.raw})")
+        try:
+            pc = self.client.read_register(REG_PC)
+        except GdbError as e:
+            raise self._error(f"gdb link lost during {when}: {e}") from None
+        if pc != self.ready:
+            where = f"not at hf_driver_ready {self.ready:#x}"
+            raise self._error(f"the system stopped at PC {pc:#x} ({stop.raw}) during {when}, {where}")
+
+    # --- the protocol ---------------------------------------------------------------------
+
+    @property
+    def trace(self) -> list[str]:
+        lines = list(self._trace)
+        log = _tail(self.serial_log, 2000)
+        if log not in ("(none)", "(empty)"):
+            lines += [f"serial| {line}" for line in log.splitlines()]
+        return lines
+
+    def base(self, vm: int) -> int:
+        if not 0 <= vm < len(self.layout.bases):
+            raise ValueError(f"no VM {vm} (this system has VMs 0..{len(self.layout.bases) - 1})")
+        return self.layout.bases[vm]
+
+    def _range(self, vm: int, addr: int, size: int) -> None:
+        lo = self.base(vm)
+        hi = lo + self.layout.sizes[vm]
+        if size < 0 or not lo <= addr <= addr + size <= hi:
+            raise ValueError(f"VM {vm}: {addr:#x}+{size:#x} is outside its memory {lo:#x}..{hi:#x}")
+
+    def _client(self) -> GdbClient:
+        if self.client is None or self._state == "closed":
+            raise BuildError("the QEMU session is closed")
+        if self._state in ("off", "lost"):
+            raise BuildError(f"QEMU is gone: {self._why_dead}")
+        return self.client
+
+    def read(self, vm: int, addr: int, size: int) -> bytes:
+        self._range(vm, addr, size)
+        try:
+            return self._client().read_memory(addr, size)
+        except GdbError as e:
+            raise self._error(f"reading VM {vm}'s memory at {addr:#x} over the gdb link failed: {e}") from None
+
+    def write(self, vm: int, addr: int, data: bytes) -> None:
+        self._range(vm, addr, len(data))
+        try:
+            self._client().write_memory(addr, bytes(data))
+        except GdbError as e:
+            raise self._error(f"writing VM {vm}'s memory at {addr:#x} over the gdb link failed: {e}") from None
+
+    def call(
+        self,
+        x0: int,
+        x1: int = 0,
+        x2: int = 0,
+        x3: int = 0,
+        *,
+        regs: Mapping[int, int] | None = None,
+        insn: str = "hvc #0",
+    ) -> QemuOutcome:
+        if insn not in abi.DRIVER_OPS:
+            raise ValueError(f"insn must be one of {abi.DRIVER_OPS}, got {insn!r}")
+        if self._state == "timeout":
+            return QemuOutcome(timeout=self._why_dead)
+        if self._state == "off":
+            return QemuOutcome(system_off=True)
+        client = self._client()
+        values = [0] * 31
+        values[:4] = [x0, x1, x2, x3]
+        for n, v in (regs or {}).items():
+            if not 4 <= n <= 30:
+                raise ValueError(f"regs: register x{n} is not one of x4..x30")
+            values[n] = v
+        block = abi.DRIVER_OPS.index(insn).to_bytes(8, "little")
+        block += b"".join((v & abi.MASK64).to_bytes(8, "little") for v in values)
+        shown = f"{insn.split()[0]} {x0 & abi.MASK64:#x}({x1 & abi.MASK64:#x}, {x2 & abi.MASK64:#x}, {x3 & abi.MASK64:#x})"
+        n = len(self._trace)
+        try:
+            client.write_memory(self.block + abi.DRIVER_OP, block)
+            client.resume(self.ready + 4)
+            stop = client.wait_stop(self.profile.call_timeout)
+        except GdbTimeout:
+            why = f"the primary's {shown} did not return to hf_driver_ready within {self.profile.call_timeout}s"
+            try:
+                client.interrupt(2.0)
+            except GdbError:
+                pass
+            self._state = "timeout"
+            self._why_dead = f"{why}; serial log: {_tail(self.serial_log, 600)}"
+            self._trace.append(f"#{n} VM 0 vCPU 0: {shown} -> no return (timeout)")
+            return QemuOutcome(timeout=self._why_dead)
+        except GdbLinkError as e:
+            stop = self._link_lost(e, shown)
+        if stop.exited:
+            return self._exited(stop, shown)
+        self._check_parked(stop, f"call {shown}")
+        try:
+            out = client.read_memory(self.block + abi.DRIVER_OUT, 31 * 8)
+        except GdbError as e:
+            raise self._error(f"reading the driver's results over the gdb link failed: {e}") from None
+        result = tuple(int.from_bytes(out[8 * i : 8 * i + 8], "little") for i in range(31))
+        self._trace.append(f"#{n} VM 0 vCPU 0: {shown} -> {result[0]:#x}")
+        return QemuOutcome(regs=result)
+
+    def _link_lost(self, e: GdbError, shown: str) -> StopReply:
+        try:
+            self.proc.wait(timeout=2.0)
+        except subprocess.TimeoutExpired:
+            pass
+        if self.proc.poll() == 0:  # QEMU shut down cleanly without a W packet: system off
+            return StopReply("W", 0, raw="(connection closed)")
+        self._state = "lost"
+        self._why_dead = f"gdb link lost during {shown}: {e}"
+        raise self._error(self._why_dead)
+
+    def _exited(self, stop: StopReply, shown: str) -> QemuOutcome:
+        try:
+            status = self.proc.wait(timeout=2.0)
+        except subprocess.TimeoutExpired:
+            status = None
+        n = len(self._trace)
+        if stop.kind == "W" and status in (0, None):
+            self._state = "off"
+            self._why_dead = "the system switched off (QEMU exited with status 0)"
+            self._trace.append(f"#{n} VM 0 vCPU 0: {shown} -> system off")
+            return QemuOutcome(system_off=True)
+        self._state = "lost"
+        self._why_dead = f"QEMU exited during {shown} ({stop.raw}, status {status})"
+        raise self._error(self._why_dead)
+
+    def close(self) -> None:
+        self._state = "closed"
+        self._finalizer()
+
+    def __enter__(self) -> QemuSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

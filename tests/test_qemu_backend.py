@@ -1,0 +1,461 @@
+"""The QEMU backend (conformance/backends): initrd packaging, the gdb client, and end to end on
+the built-in stub image (``--hv qemu:stub``). The end-to-end tests need ``qemu-system-aarch64``:
+without it they FAIL with a message saying how to install it (CI installs it), never skip."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from conformance.backends import cpio, gdb, qemu, stub
+from conformance.harness import program, script
+from conformance.plugin import BuildSpecError, resolve_build
+from conformance.protocol import Build, BuildError, GuestVM, Session, SystemConfig
+from guest_asm import abi, programs
+from guest_asm.programs import Call
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def need_qemu() -> None:
+    if shutil.which("qemu-system-aarch64") is None:
+        pytest.fail(
+            "qemu-system-aarch64 is not installed: the QEMU backend's end-to-end tests need it "
+            "(Debian/Ubuntu: apt-get install qemu-system-arm; CI's .ci/run installs it)"
+        )
+
+
+# ------------------------------------------------------------------------------------------------
+# cpio / vms.txt
+
+
+def test_cpio_old_binary_format_bytes() -> None:
+    data = cpio.write([("vmlinuz", b"abc"), ("vms.txt", b"")])
+    # member 1: header of thirteen little-endian u16 fields
+    f = struct.unpack_from("<13H", data, 0)
+    assert f[0] == 0o070707 == 0x71C7
+    assert data[:2] == b"\xc7\x71"
+    assert f[3] == 0o100644  # mode: regular file
+    assert f[6] == 1  # nlink
+    assert f[10] == len(b"vmlinuz\0") == 8  # namesize includes the NUL
+    assert (f[11], f[12]) == (0, 3)  # filesize, most significant half first
+    assert data[26:34] == b"vmlinuz\0"  # even length: no padding
+    assert data[34:38] == b"abc\0"  # data padded to even
+    # member 2: odd namesize (8 = "vms.txt\0") and empty data
+    g = struct.unpack_from("<13H", data, 38)
+    assert g[0] == 0o070707 and g[10] == 8 and (g[11], g[12]) == (0, 0)
+    # trailer
+    t = struct.unpack_from("<13H", data, 38 + 26 + 8)
+    assert t[0] == 0o070707 and t[10] == len(b"TRAILER!!!\0") == 11 and (t[11], t[12]) == (0, 0)
+    assert data[38 + 26 + 8 + 26 :][:12] == b"TRAILER!!!\0\0"  # odd name padded
+    assert len(data) % 512 == 0
+    assert data[38 + 26 + 8 + 26 + 12 :] == b"\0" * (len(data) - (38 + 26 + 8 + 26 + 12))
+
+
+def test_cpio_large_file_size_split_in_halves() -> None:
+    big = bytes(range(256)) * 300  # 76800 bytes = 0x12C00
+    data = cpio.write([("x", big)])
+    f = struct.unpack_from("<13H", data, 0)
+    assert (f[11], f[12]) == (0x1, 0x2C00)
+    assert cpio.read(data)[0].data == big
+
+
+def test_cpio_round_trip_and_errors() -> None:
+    files = [("a", b"1"), ("bb", b"22"), ("ccc", b""), ("d", bytes(4097))]
+    assert [(m.name, m.data) for m in cpio.read(cpio.write(files))] == files
+    with pytest.raises(cpio.CpioError):
+        cpio.write([("a b", b"")])
+    with pytest.raises(cpio.CpioError):
+        cpio.write([("a", b""), ("a", b"")])
+    with pytest.raises(cpio.CpioError, match="magic"):
+        cpio.read(b"\0" * 64)
+    with pytest.raises(cpio.CpioError):
+        cpio.read(cpio.write([("a", b"xyz")])[:30])
+
+
+def test_vms_txt_and_initrd_members() -> None:
+    vms = [cpio.Secondary("vm1-echo.S", 0x100000, 1, b"\x01\x02"), cpio.Secondary("vm2-relay.S", 0x200000, 4, b"\x03")]
+    assert cpio.vms_txt(vms) == b"1048576 1 vm1-echo.S\n2097152 4 vm2-relay.S\n"
+    initrd = cpio.make_initrd(b"PRIMARY", vms)
+    members = cpio.read(initrd)
+    assert [m.name for m in members] == ["vmlinuz", "initrd.img", "vms.txt", "vm1-echo.S", "vm2-relay.S"]
+    assert members[0].data == b"PRIMARY" and members[1].data == b""
+    assert members[2].data == cpio.vms_txt(vms)
+    assert members[3].data == b"\x01\x02" and members[4].data == b"\x03"
+    assert cpio.member_name(3, "my prog.S") == "vm3-my_prog.S"
+    with pytest.raises(cpio.CpioError):
+        cpio.vms_txt([cpio.Secondary("x", 0, 1, b"")])
+
+
+# ------------------------------------------------------------------------------------------------
+# Layout and specs (no QEMU needed)
+
+
+def test_layout_top_of_ram_downwards() -> None:
+    prof = qemu.ImageProfile(None, name="t")
+    lay = qemu.layout(prof, [GuestVM("", memory=0x100000)] * 3)
+    assert lay.bases == (0x40080000, 0x40F00000, 0x40E00000, 0x40D00000)
+    lay = qemu.layout(prof, [GuestVM("", memory=0x200000), GuestVM("", memory=0x100000)])
+    assert lay.bases[1:] == (0x40E00000, 0x40D00000)
+
+
+def test_layout_limits_are_build_errors() -> None:
+    prof = qemu.ImageProfile(None, name="hafnium-like", max_secondaries=3)
+    with pytest.raises(BuildError, match="at most 3 secondaries"):
+        qemu.layout(prof, [GuestVM("")] * 4)
+    with pytest.raises(BuildError, match="do not fit"):
+        qemu.layout(replace(prof, max_secondaries=20), [GuestVM("")] * 8)
+    with pytest.raises(BuildError, match="ready_vcpus"):
+        qemu.layout(prof, [GuestVM("", vcpus=2, ready_vcpus=2)])
+
+
+def test_hv_spec_resolution(tmp_path: Path) -> None:
+    build = resolve_build("qemu:stub")
+    assert build.name == "qemu:stub" and isinstance(build, Build)
+    assert resolve_build("qemu:@stub").name == "qemu:stub"
+    with pytest.raises(BuildSpecError, match="does not exist"):
+        resolve_build(f"qemu:{tmp_path / 'missing.bin'}")
+    image = tmp_path / "hafnium.bin"
+    image.write_bytes(b"\0" * 16)
+    b = resolve_build(f"qemu:{image}")
+    assert isinstance(b, qemu.QemuBuild) and b.profile.image == image and b.profile.primary_base == 0x40080000
+    cfg = tmp_path / "hf.toml"
+    cfg.write_text('image = "hafnium.bin"\nmemory = "32M"\nmax_secondaries = 5\ncall_timeout = 3\nname = "my-hf"\n')
+    b = resolve_build(f"qemu:{cfg}")
+    assert isinstance(b, qemu.QemuBuild)
+    assert (b.name, b.profile.ram, b.profile.max_secondaries, b.profile.call_timeout) == ("my-hf", 32 << 20, 5, 3.0)
+    cfg.write_text('image = "hafnium.bin"\nbogus = 1\n')
+    with pytest.raises(BuildSpecError, match="unknown key"):
+        resolve_build(f"qemu:{cfg}")
+
+
+def test_stub_image_patching() -> None:
+    image = stub.make_stub_image(4, b"DRIVER")
+    built = stub.build_stub()
+    off = built.symbol("stub_vm_count") - stub.LOAD_ADDRESS
+    assert int.from_bytes(image[off : off + 8], "little") == 4
+    off = built.symbol("stub_primary_entry") - stub.LOAD_ADDRESS
+    assert int.from_bytes(image[off : off + 8], "little") == stub.PRIMARY_BASE
+    assert image[stub.PRIMARY_OFFSET :] == b"DRIVER"
+    assert built.symbol("stub_vectors") % 2048 == 0
+
+
+# ------------------------------------------------------------------------------------------------
+# gdb client against a fake stub
+
+
+class FakeStub:
+    """A scripted gdbstub on one end of a socketpair: ``handler(payload) -> reply | None``."""
+
+    def __init__(self, handler: Callable[[str], str | None], *, corrupt_first: bool = False) -> None:
+        self.client_sock, self.server = socket.socketpair()
+        self.handler = handler
+        self.received: list[str] = []
+        self.corrupt_first = corrupt_first
+        self.ack = True
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def send(self, payload: str, *, corrupt: bool = False) -> None:
+        framed = gdb.frame(payload.encode())
+        if corrupt:
+            framed = framed[:-2] + b"00" if not framed.endswith(b"00") else framed[:-2] + b"11"
+        self.server.sendall(framed)
+
+    def _serve(self) -> None:
+        buf = b""
+        while True:
+            try:
+                data = self.server.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            buf += data
+            while True:
+                buf = buf.lstrip(b"+-")
+                if buf.startswith(b"\x03"):
+                    buf = buf[1:]
+                    self.received.append("\\x03")
+                    self.send("T02thread:01;")
+                    continue
+                if not buf.startswith(b"$") or b"#" not in buf or len(buf) < buf.index(b"#") + 3:
+                    break
+                end = buf.index(b"#")
+                body, cs = buf[1:end], buf[end + 1 : end + 3]
+                buf = buf[end + 3 :]
+                assert int(cs, 16) == gdb.checksum(body)
+                if self.ack:
+                    self.server.sendall(b"+")
+                payload = body.decode()
+                self.received.append(payload)
+                if payload == "QStartNoAckMode":
+                    self.send("OK")
+                    self.ack = False
+                    continue
+                reply = self.handler(payload)
+                if reply is not None:
+                    if self.corrupt_first:
+                        self.corrupt_first = False
+                        self.send(reply, corrupt=True)
+                    self.send(reply)
+
+    def close(self) -> None:
+        self.server.close()
+
+
+@pytest.fixture
+def fake() -> Iterator[Callable[..., tuple[gdb.GdbClient, FakeStub]]]:
+    made: list[tuple[gdb.GdbClient, FakeStub]] = []
+
+    def make(handler: Callable[[str], str | None], **kw: bool) -> tuple[gdb.GdbClient, FakeStub]:
+        server = FakeStub(handler, **kw)
+        client = gdb.GdbClient(server.client_sock, timeout=2.0)
+        made.append((client, server))
+        return client, server
+
+    yield make
+    for client, server in made:
+        client.close()
+        server.close()
+
+
+def test_gdb_framing_and_checksum() -> None:
+    assert gdb.frame(b"m1000,4") == b"$m1000,4#" + f"{sum(b'm1000,4') & 0xFF:02x}".encode()
+    assert gdb.frame(b"a#b") == b"$a}\x03b#" + f"{sum(b'a}' + bytes([3]) + b'b') & 0xFF:02x}".encode()
+    assert gdb._unescape(b"a}\x03b") == b"a#b"
+    assert gdb._unescape(b"0* ") == b"0" * 4  # run-length: ' ' = 32 -> 3 more
+    stop = gdb.parse_stop("T05thread:01;swbreak:;")
+    assert (stop.kind, stop.signal, stop.info["thread"], stop.exited) == ("T", 5, "01", False)
+    assert gdb.parse_stop("W00").exited
+    with pytest.raises(gdb.GdbError):
+        gdb.parse_stop("OK")
+
+
+def test_gdb_memory_registers_breakpoints(fake: Callable[..., tuple[gdb.GdbClient, FakeStub]]) -> None:
+    memory = bytearray(range(256)) * 16  # 4 KiB at 0x1000
+    regs = list(range(100, 133))
+
+    def handler(p: str) -> str | None:
+        if p.startswith("m"):
+            addr, n = (int(x, 16) for x in p[1:].split(","))
+            return memory[addr - 0x1000 : addr - 0x1000 + n].hex()
+        if p.startswith("M"):
+            head, data = p[1:].split(":")
+            addr, n = (int(x, 16) for x in head.split(","))
+            memory[addr - 0x1000 : addr - 0x1000 + n] = bytes.fromhex(data)
+            return "OK"
+        if p == "g":
+            return b"".join(r.to_bytes(8, "little") for r in regs).hex() + (0x3C5).to_bytes(4, "little").hex()
+        if p.startswith("p"):
+            return ""  # like QEMU before the target description was read
+        if p.startswith(("Z0", "z0", "Qqemu.PhyMemMode")):
+            return "OK"
+        if p.startswith("c"):
+            return "T05thread:01;"
+        return ""
+
+    client, server = fake(handler)
+    assert client.no_ack_mode() and not client.ack
+    client.set_physical_memory_mode(True)
+    client.insert_breakpoint(0x40080010)
+    assert client.read_memory(0x1000, 3000) == bytes(memory[:3000])  # 3 packets of <= MEMORY_CHUNK
+    assert sum(1 for p in server.received if p.startswith("m")) == 3
+    client.write_memory(0x1100, b"\xaa" * 1500)
+    assert memory[0x100 : 0x100 + 1500] == b"\xaa" * 1500
+    assert client.read_registers()[:33] == regs and client.read_registers()[33] == 0x3C5
+    assert client.read_register(gdb.REG_PC) == regs[32]
+    client.resume(0x40080014)
+    assert client.wait_stop(1.0).signal == 5
+    assert server.received[-1] == "c40080014"
+    client.remove_breakpoint(0x40080010)
+    assert "Z0,40080010,4" in server.received and "z0,40080010,4" in server.received
+
+
+def test_gdb_bad_checksum_is_nacked_and_reread(fake: Callable[..., tuple[gdb.GdbClient, FakeStub]]) -> None:
+    client, _server = fake(lambda p: "S05", corrupt_first=True)
+    assert client.stop_reason().signal == 5
+
+
+def test_gdb_timeout_interrupt_and_link_loss(fake: Callable[..., tuple[gdb.GdbClient, FakeStub]]) -> None:
+    client, server = fake(lambda p: None)  # never answers a 'c'
+    client.no_ack_mode()
+    client.resume()
+    t = time.monotonic()
+    with pytest.raises(gdb.GdbTimeout):
+        client.wait_stop(0.2)
+    assert time.monotonic() - t < 1.0
+    assert client.interrupt(1.0).signal == 2
+    server.close()
+    with pytest.raises(gdb.GdbLinkError):
+        client.request("?", timeout=1.0)
+
+
+def test_gdb_connect_unix_refuses_missing_socket(tmp_path: Path) -> None:
+    with pytest.raises(gdb.GdbLinkError, match="cannot connect"):
+        gdb.GdbClient.connect_unix(str(tmp_path / "nope.sock"), timeout=0.5)
+
+
+# ------------------------------------------------------------------------------------------------
+# End to end on the stub image
+
+
+@pytest.fixture
+def stub_build() -> qemu.QemuBuild:
+    need_qemu()
+    return qemu.build_from_spec("stub")
+
+
+def test_stub_boots_and_counts_vms(stub_build: qemu.QemuBuild) -> None:
+    for n in (0, 2):
+        session = stub_build.boot(SystemConfig(tuple(program("idle") for _ in range(n))))
+        try:
+            assert isinstance(session, Session)
+            assert session.base(0) == stub.PRIMARY_BASE
+            assert [session.base(i) for i in range(1, n + 1)] == [0x40F00000, 0x40E00000][:n]
+            out = session.call(0xFF01, 7, 8, 9, regs={20: 0x2020, 30: 0x3030})
+            assert out.regs[0] == n + 1 and out.regs[1:4] == (0, 0, 0)
+            assert (out.regs[20], out.regs[30]) == (0x2020, 0x3030) and out.fault is None and out.timeout is None
+            assert session.call(0x4000FF01).regs[0] == n + 1  # bit 30 ignored
+            assert session.call(0xFF00, 1, 0).regs[0] == abi.HF_ERROR  # everything else: -1
+            smc = session.call(0xFF01, 5, insn="smc #0")
+            assert smc.regs[0] == abi.HF_ERROR and smc.regs[1] == 5  # smc: nothing else changes
+            session.write(0, session.base(0) + abi.LIB_SEND_PAGE, b"written over gdb")
+            assert session.read(0, session.base(0) + abi.LIB_SEND_PAGE, 16) == b"written over gdb"
+            assert any("0xff01" in line for line in session.trace)
+        finally:
+            session.close()
+        assert session.proc.poll() is not None and not Path(session.tmpdir).exists()
+
+
+def test_stub_limit_is_a_build_error(stub_build: qemu.QemuBuild) -> None:
+    with pytest.raises(BuildError, match="at most 7 secondaries"):
+        stub_build.boot(SystemConfig(tuple(program("idle") for _ in range(8))))
+
+
+def test_call_that_never_returns_is_a_timeout(stub_build: qemu.QemuBuild) -> None:
+    build = qemu.QemuBuild(replace(stub_build.profile, call_timeout=0.5))
+    session = build.boot(SystemConfig())
+    try:
+        driver = programs.build_driver(session.base(0))
+        session.write(0, driver.symbol("hf_driver_op_0"), (0x14000000).to_bytes(4, "little"))  # b .
+        t = time.monotonic()
+        out = session.call(0xFF01)
+        assert time.monotonic() - t < 5
+        assert out.regs == () and out.timeout is not None and "did not return" in str(out.timeout)
+        assert session.call(0xFF01).timeout is not None  # the session stays stopped
+    finally:
+        session.close()
+
+
+def test_missing_qemu_and_unbootable_image_are_build_errors(tmp_path: Path) -> None:
+    need_qemu()
+    build = qemu.QemuBuild(replace(qemu.stub_profile(), qemu="no-such-qemu-system-aarch64"))
+    with pytest.raises(BuildError, match=r"not found on PATH.*apt-get install qemu-system-arm"):
+        build.boot(SystemConfig())
+    image = tmp_path / "zeros.bin"
+    image.write_bytes(bytes(4096))  # udf at EL2, forever
+    build = qemu.QemuBuild(replace(qemu.profile_from_spec(str(image)), boot_timeout=1.0))
+    with pytest.raises(BuildError, match=r"(?s)did not boot.*serial log.*QEMU stderr"):
+        build.boot(SystemConfig())
+
+
+def test_secondaries_are_packed_into_the_initrd(stub_build: qemu.QemuBuild) -> None:
+    guests = (script(Call(0xFF01)), program("idle", memory=0x200000))
+    session = stub_build.boot(SystemConfig(guests))
+    try:
+        members = {m.name: m.data for m in cpio.read((Path(session.tmpdir) / "initrd.cpio").read_bytes())}
+        assert members["vmlinuz"] == session.driver.code
+        assert members["vms.txt"] == b"1048576 1 vm1-script.S\n2097152 1 vm2-idle.S\n"
+        assert session.base(2) == 0x40D00000
+        assert members["vm2-idle.S"] == programs.build("idle", 0x40D00000).code
+    finally:
+        session.close()
+
+
+# The conformance suite on the stub: the exact per-clause and per-test outcome.
+STUB_CLAUSES = {"ID-2": "PASS", "VM-2": "FAIL", "SEND-6": "FAIL", "CFG-1": "FAIL"}
+STUB_TESTS = {
+    "test_ids.py::test_0xff01_is_vm_get_count": "PASS",
+    "test_vm.py::test_vm_count_counts_the_primary[0]": "PASS",
+    "test_vm.py::test_vm_count_counts_the_primary[1]": "PASS",
+    "test_vm.py::test_vm_count_counts_the_primary[3]": "PASS",
+    "test_vm.py::test_vm_count_counts_the_primary[6]": "PASS",
+    "test_vm.py::test_vm_count_from_a_secondary": "FAIL",  # the stub runs no secondary
+    "test_configure.py::test_alignment_checked_before_already_configured": "FAIL",
+    "test_configure.py::test_secondary_unaligned_refused": "FAIL",
+    **{f"test_configure.py::test_unaligned_pages_refused[{p}]": "FAIL" for p in (
+        "65536-69633", "65536-71680", "65537-69632", "65537-69633", "67584-69632", "67584-71680", "69631-69632")},
+    "test_send.py::test_read_message_blocks_next_send_until_cleared": "FAIL",
+    "test_send.py::test_send_succeeds_after_clear": "FAIL",
+    "test_send.py::test_to_primary_refused_until_primary_clears": "FAIL",
+    "test_send.py::test_unread_message_blocks_next_send": "FAIL",
+}  # fmt: skip
+MODULES = [
+    "conformance.tests.test_ids",
+    "conformance.tests.test_vm",
+    "conformance.tests.test_configure",
+    "conformance.tests.test_send",
+]
+
+
+def run_suite(tmp_path: Path, hv: str, *args: str) -> dict[str, object]:
+    out = tmp_path / "out.json"
+    cmd = [sys.executable, "-m", "pytest", "--pyargs", *MODULES, "-p", "no:hafnium_conformance", "-p", "conformance.plugin"]
+    cmd += ["--hv", hv, "--conformance-json", str(out), "-q", "-p", "no:randomly", *args]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert out.exists(), proc.stdout[-3000:] + proc.stderr[-3000:]
+    result: dict[str, object] = json.loads(out.read_text())
+    result["_stdout"] = proc.stdout
+    result["_returncode"] = proc.returncode
+    return result
+
+
+def _outcomes(result: dict[str, object]) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    tests = result["tests"]
+    assert isinstance(tests, list)
+    by_test = {t["nodeid"].split("/")[-1]: t["outcome"] for t in tests}
+    messages = {t["nodeid"].split("/")[-1]: t["message"] for t in tests}
+    clauses = result["clauses"]
+    assert isinstance(clauses, list)
+    return by_test, {c["id"]: c["status"] for c in clauses}, messages
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_conformance_suite_on_the_stub(tmp_path: Path, workers: list[str]) -> None:
+    need_qemu()
+    clause_args = [a for cid in STUB_CLAUSES for a in ("--clause", cid)]
+    result = run_suite(tmp_path, "qemu:stub", *clause_args, *workers)
+    by_test, by_clause, _ = _outcomes(result)
+    assert result["build"] == "qemu:stub"
+    assert by_test == STUB_TESTS, result["_stdout"]
+    assert {c: by_clause[c] for c in STUB_CLAUSES} == STUB_CLAUSES
+    assert result["_returncode"] == 1  # FAILs: a red run, not an error of the harness
+    assert "ERROR" not in set(by_test.values()) and "TIMEOUT" not in set(by_test.values())
+
+
+def test_image_limit_is_an_error_in_the_report(tmp_path: Path) -> None:
+    """A real Hafnium image runs at most 3 one-MiB secondaries: a config says so; tests that boot
+    more are ERROR (environment), the others are judged as usual."""
+    need_qemu()
+    (tmp_path / "hf.toml").write_text('image = "stub"\nname = "stub-with-hafnium-limits"\nmax_secondaries = 3\n')
+    result = run_suite(tmp_path, f"qemu:{tmp_path / 'hf.toml'}", "--clause", "VM-2")
+    by_test, _, messages = _outcomes(result)
+    assert result["build"] == "stub-with-hafnium-limits"
+    assert by_test["test_vm.py::test_vm_count_counts_the_primary[6]"] == "ERROR"
+    assert "at most 3 secondaries" in messages["test_vm.py::test_vm_count_counts_the_primary[6]"]
+    assert by_test["test_vm.py::test_vm_count_counts_the_primary[3]"] == "PASS"
+    assert by_test["test_ids.py::test_0xff01_is_vm_get_count"] == "PASS"
