@@ -1,0 +1,411 @@
+"""An abstract model of the ``hafnium-2018-10`` mailbox ABI, written from the spec alone.
+
+Pure Python, no emulator: VMs (one vCPU each, as this profile boots them), mailboxes, configured
+pages, a sparse byte model of the pages that matter, and the project's *scripted secondaries*
+(``guest_asm.programs`` steps) executed step by step. It is the oracle of the model-based test
+(``conformance/tests/test_model.py``): the build's answers are compared with :class:`Model`'s.
+
+Every number is a literal of the spec (``shared/spec/hafnium-mailbox-abi.md``; clause IDs in the
+comments), never taken from ``guest_asm.abi`` or the bundled reference, so that a wrong constant
+there cannot hide from the suite. The only non-ABI facts used are the scripted secondary's own
+conventions (``guest_asm/programs/script.S``): its library pages (base + 0x10000 send, + 0x11000
+recv, for ``Fill``/``CopyRecv``), its ``reply`` flag, its "last receive" register, its register
+pattern, and that it ends in ``wfi``.
+
+What is *not* modelled: YIELD (a preemption is invisible to the model: ``run`` means "run through
+YIELDs"), vCPUs other than 0, PSCI, faults (§10), ``Spin`` steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from guest_asm.programs import Call, CopyRecv, Fill, Rel, Spin, Step, Wfe, Wfi, pattern
+
+# --- spec literals --------------------------------------------------------------------------------
+ERR = 0xFFFF_FFFF_FFFF_FFFF  # "-1"
+U32 = 0xFFFF_FFFF
+PAGE = 4096  # HF_MAILBOX_SIZE = page size (§2)
+CONVENTION_BIT = 1 << 30  # CALL-3: ignored bit of the function ID
+RUN, VM_GET_COUNT, VCPU_GET_COUNT, CONFIGURE, SEND, RECEIVE, CLEAR = range(0xFF00, 0xFF07)  # ID-1..ID-7
+YIELD, WAIT_FOR_INTERRUPT, WAKE_UP, MESSAGE = 0x0, 0x1, 0x2, 0x3  # §4 run codes
+INVALID_VCPU = 0xFFFF  # SEND-11: no waiter woken
+PSCI_VERSION, PSCI_MIGRATE_INFO_TYPE = 0x84000000, 0x84000006  # CALL-6 (primary only)
+
+# --- the scripted secondary's conventions (not ABI) ------------------------------------------------
+LIB_SEND = 0x10000  # Fill writes here, CopyRecv copies recv -> here
+LIB_RECV = 0x11000
+MASK64 = 0xFFFF_FFFF_FFFF_FFFF
+
+EMPTY, RECEIVED, READ = "empty", "received", "read"  # §9 mailbox states
+READY, BLOCKED_RECV, BLOCKED_WFI = "ready", "blocked(receive)", "blocked(wfi)"  # §9 vCPU states (vCPU 0)
+
+
+def function_id(x0: int) -> int:
+    """CALL-3: u32(x0) with bit 30 cleared."""
+    return (x0 & U32) & ~CONVENTION_BIT
+
+
+def run_response(code: int, vm: int = 0, data: int = 0) -> int:
+    """§4: ``code | (vm_id & 0xffff) << 16 | data << 32``."""
+    return code | (vm & 0xFFFF) << 16 | (data & U32) << 32
+
+
+def receive_response(sender: int, size: int) -> int:
+    """§7: ``(sender & 0xffff) | size << 32``."""
+    return (sender & 0xFFFF) | (size & U32) << 32
+
+
+@dataclass(frozen=True)
+class Report:
+    """What one report slot of a scripted secondary should hold: x0..x30, None = not checked."""
+
+    step: int
+    regs: tuple[int | None, ...]
+
+    @property
+    def x0(self) -> int | None:
+        return self.regs[0]
+
+
+_UNCHECKED: tuple[int | None, ...] = (None,) * 31
+
+
+def _hvc_regs(x0: int) -> tuple[int | None, ...]:
+    """After an hvc (CALL-5): x0 = result, x1..x17 zero, x18..x30 preserved (the script's pattern)."""
+    return (x0, *([0] * 17), *(pattern(n) for n in range(18, 31)))
+
+
+def _smc_regs(x1: int, x2: int, x3: int) -> tuple[int | None, ...]:
+    """After an smc of a secondary (CALL-7): x0 = -1 and every other register kept."""
+    return (ERR, x1, x2, x3, *(pattern(n) for n in range(4, 31)))
+
+
+class Memory:
+    """A sparse byte model of one VM's memory: pages of bytes, each byte known or unknown.
+
+    A page nobody wrote is all unknown; ``read`` returns the bytes and a mask (1 = known).
+    """
+
+    def __init__(self) -> None:
+        self.data: dict[int, bytearray] = {}
+        self.known: dict[int, bytearray] = {}
+
+    @staticmethod
+    def _chunks(addr: int, size: int) -> list[tuple[int, int, int, int]]:
+        """(page, offset in page, length, offset in the data) pieces of [addr, addr + size)."""
+        out: list[tuple[int, int, int, int]] = []
+        pos = 0
+        while pos < size:
+            a = addr + pos
+            off = a % PAGE
+            n = min(PAGE - off, size - pos)
+            out.append((a - off, off, n, pos))
+            pos += n
+        return out
+
+    def write(self, addr: int, data: bytes, known: bytes | None = None) -> None:
+        mask = b"\x01" * len(data) if known is None else known
+        for page, off, n, pos in self._chunks(addr, len(data)):
+            if page not in self.data:
+                self.data[page], self.known[page] = bytearray(PAGE), bytearray(PAGE)
+            self.data[page][off : off + n] = data[pos : pos + n]
+            self.known[page][off : off + n] = mask[pos : pos + n]
+
+    def read(self, addr: int, size: int) -> tuple[bytes, bytes]:
+        """(bytes, mask): the model's bytes at [addr, addr + size) and which of them are known."""
+        data, mask = bytearray(size), bytearray(size)
+        for page, off, n, pos in self._chunks(addr, size):
+            if page in self.data:
+                data[pos : pos + n] = self.data[page][off : off + n]
+                mask[pos : pos + n] = self.known[page][off : off + n]
+        return bytes(data), bytes(mask)
+
+    def copy(self, dst: Memory, dst_addr: int, src_addr: int, size: int) -> None:
+        """Copy [src_addr, +size) of this memory to ``dst`` at ``dst_addr`` (known-ness included)."""
+        data, mask = self.read(src_addr, size)
+        dst.write(dst_addr, data, mask)
+
+
+def first_difference(expected: bytes, mask: bytes, actual: bytes) -> int | None:
+    """The first offset where ``actual`` differs from a known byte of ``expected``; None if none."""
+    if expected == actual and mask.count(0) == 0:
+        return None
+    for i, (e, k, a) in enumerate(zip(expected, mask, actual, strict=True)):
+        if k and e != a:
+            return i
+    return None
+
+
+@dataclass
+class VmState:
+    id: int
+    base: int
+    memory: int  # bytes of memory known to belong to the VM (from base)
+    send: int | None = None
+    recv: int | None = None
+    mailbox: str = EMPTY
+    sender: int = 0
+    size: int = 0
+    mem: Memory = field(default_factory=Memory)
+
+    def owns(self, addr: int) -> bool:
+        """CFG-3: the page at ``addr`` lies in this VM's own memory."""
+        return self.base <= addr and addr + PAGE <= self.base + self.memory
+
+
+@dataclass
+class Secondary(VmState):
+    steps: tuple[Step, ...] = ()
+    state: str = READY  # of its only vCPU, vCPU 0 (VM-4: ready at boot)
+    pc: int = 0  # index of the next step (or of the Call it is suspended in)
+    resume: int | None = None  # x0 its suspended Call returns when next run (RUN-9, RECV-4)
+    last_receive: int = 0  # the script's "last receive result" (initially 0)
+    reports: list[Report] = field(default_factory=list)
+
+
+class ModelError(Exception):
+    """The model was asked something it does not model (e.g. a ``Spin`` step)."""
+
+
+class Model:
+    """The ABI state of one system: the primary (VM 0) and the scripted secondaries 1..N.
+
+    ``bases``: each VM's first address; ``memories``: how much memory from there is the VM's (for
+    the primary: a lower bound the caller promises to stay within when it names its own pages).
+    """
+
+    def __init__(self, scripts: Sequence[Sequence[Step]], bases: Sequence[int], memories: Sequence[int]) -> None:
+        if len(bases) != len(scripts) + 1 or len(memories) != len(bases):
+            raise ValueError("bases and memories need one entry per VM, the primary first")
+        for steps in scripts:
+            if any(isinstance(s, Spin) for s in steps):
+                raise ModelError("Spin steps are not modelled")
+        self.primary = VmState(0, bases[0], memories[0])
+        self.secondaries = [
+            Secondary(i + 1, bases[i + 1], memories[i + 1], steps=tuple(steps)) for i, steps in enumerate(scripts)
+        ]
+
+    # --- lookups --------------------------------------------------------------------------------
+
+    @property
+    def vms(self) -> list[VmState]:
+        return [self.primary, *self.secondaries]
+
+    def vm(self, vm_id: int) -> VmState | None:
+        return self.vms[vm_id] if 0 <= vm_id < len(self.vms) else None
+
+    def secondary(self, vm_id: int) -> Secondary:
+        vm = self.vms[vm_id]
+        assert isinstance(vm, Secondary)
+        return vm
+
+    # --- the primary's calls ----------------------------------------------------------------------
+
+    def primary_call(self, x0: int, x1: int = 0, x2: int = 0, x3: int = 0) -> int | None:
+        """x0 after the primary's ``hvc`` (a run's response for HF_VCPU_RUN, run through YIELDs).
+
+        None: implementation-defined (the primary's own vCPU count, PSCI other than VERSION and
+        MIGRATE_INFO_TYPE).
+        """
+        func = function_id(x0)
+        if func == RUN:
+            return self.run(x1, x2)
+        if func == VCPU_GET_COUNT:
+            target = x1 & U32
+            if target == 0:
+                return None  # VM-3: the primary's own count is implementation-defined
+            return 1 if target < len(self.vms) else ERR  # VM-3 (one vCPU per secondary here)
+        if func == RECEIVE:
+            return ERR  # RECV-1
+        if func in (VM_GET_COUNT, CONFIGURE, SEND, CLEAR):
+            return self._common(self.primary, func, x1, x2)[0]
+        if func & 0xFFFF_FFE0 == PSCI_VERSION:  # CALL-6
+            if func in (PSCI_VERSION, PSCI_MIGRATE_INFO_TYPE):
+                return 2
+            return None  # SYSTEM_OFF and the optional ones: not modelled
+        return ERR  # CALL-4
+
+    def write(self, vm_id: int, addr: int, data: bytes) -> None:
+        """A debugger-style write (the test puts a payload in a page)."""
+        self.vms[vm_id].mem.write(addr, data)
+
+    # --- the shared hypercalls ----------------------------------------------------------------------
+
+    def _common(self, vm: VmState, func: int, x1: int, x2: int) -> tuple[int, int | None]:
+        """(x0, run response if the caller, a secondary, is switched out) of the calls any VM makes."""
+        if func == VM_GET_COUNT:
+            return len(self.vms), None  # VM-2
+        if func == CONFIGURE:
+            return self._configure(vm, x1, x2), None
+        if func == SEND:
+            return self._send(vm, x1, x2)
+        if func == CLEAR:
+            if vm.mailbox != READ:
+                return ERR, None  # CLR-2, CLR-3
+            vm.mailbox = EMPTY  # CLR-1 (CLR-4: the page is untouched, nobody notified)
+            return 0, None
+        raise AssertionError(f"not a common call: {func:#x}")  # pragma: no cover
+
+    @staticmethod
+    def _configure(vm: VmState, send: int, recv: int) -> int:
+        if send % PAGE or recv % PAGE:
+            return ERR  # CFG-1
+        if vm.send is not None:
+            return ERR  # CFG-2
+        if not (vm.owns(send) and vm.owns(recv)):
+            return ERR  # CFG-3
+        if send == recv:
+            return ERR  # CFG-4
+        vm.send, vm.recv = send, recv
+        return 0  # CFG-5
+
+    def _send(self, vm: VmState, x1: int, size: int) -> tuple[int, int | None]:
+        to_id = x1 & U32  # VM IDs are u32; size is all 64 bits
+        if size > PAGE:
+            return ERR, None  # SEND-1
+        if to_id == vm.id:
+            return ERR, None  # SEND-2
+        to = self.vm(to_id)
+        if to is None:
+            return ERR, None  # SEND-3
+        if vm.send is None:
+            return ERR, None  # SEND-4
+        if to.recv is None:
+            return ERR, None  # SEND-5
+        if to.mailbox != EMPTY:
+            return ERR, None  # SEND-6
+        vm.mem.copy(to.mem, to.recv, vm.send, size)  # SEND-7: exactly size bytes, as they are now
+        to.sender, to.size = vm.id, size
+        if to.id == 0:  # SEND-8: to the primary (only a secondary gets here: SEND-2)
+            to.mailbox = READ
+            return 0, run_response(MESSAGE, 0, size)  # RUN-7 (sender not named), RUN-9
+        assert isinstance(to, Secondary)
+        if to.state == BLOCKED_RECV:  # SEND-9 (one vCPU: the LIFO is not observable)
+            to.state = READY
+            to.resume = receive_response(vm.id, size)  # RECV-4
+            to.mailbox = READ
+            woken = 0
+        else:  # SEND-10
+            to.mailbox = RECEIVED
+            woken = INVALID_VCPU
+        if vm.id == 0:
+            return woken, None  # SEND-11: the primary keeps running
+        return 0, run_response(WAKE_UP, to.id, woken)  # SEND-12, RUN-8, RUN-9
+
+    # --- running a scripted secondary ----------------------------------------------------------------
+
+    def run(self, x1: int, x2: int = 0) -> int:
+        """HF_VCPU_RUN(x1, x2) from the primary, through YIELDs: the first non-YIELD response."""
+        vm_id, idx = x1 & U32, x2 & U32
+        if vm_id == 0 or vm_id >= len(self.vms) or idx >= 1:
+            return WAIT_FOR_INTERRUPT  # RUN-2 (each secondary here has one vCPU)
+        vm = self.secondary(vm_id)
+        if vm.state != READY:
+            return WAIT_FOR_INTERRUPT  # RUN-2: blocked vCPUs are not runnable (RUN-5, RECV-4)
+        if vm.resume is not None:  # the Call it was switched out in returns now (RUN-9, RECV-4)
+            self._complete_call(vm, vm.resume, _hvc_regs(vm.resume))
+            vm.resume = None
+        while vm.pc < len(vm.steps):
+            step = vm.steps[vm.pc]
+            if isinstance(step, Call):
+                response = self._script_call(vm, step)
+                if response is not None:
+                    return response
+            elif isinstance(step, Fill):
+                n = min(step.size, PAGE)
+                vm.mem.write(vm.base + LIB_SEND, bytes((step.value + i) & 0xFF for i in range(n)))
+                self._report(vm, _UNCHECKED)
+            elif isinstance(step, CopyRecv):
+                n = (vm.last_receive >> 32) if step.size is None else step.size
+                n = min(n, PAGE)
+                vm.mem.copy(vm.mem, vm.base + LIB_SEND, vm.base + LIB_RECV, n)
+                self._report(vm, _UNCHECKED)
+            elif isinstance(step, Wfi):
+                vm.state = BLOCKED_WFI  # RUN-5: never ready again in this profile
+                return WAIT_FOR_INTERRUPT
+            elif isinstance(step, Wfe):
+                self._report(vm, _UNCHECKED)  # RUN-5: wfe is a no-op
+            else:  # pragma: no cover - rejected in __init__
+                raise ModelError(f"unmodelled step {step!r}")
+        vm.state = BLOCKED_WFI  # the script ends in wfi forever (RUN-5)
+        return WAIT_FOR_INTERRUPT
+
+    @staticmethod
+    def _report(vm: Secondary, regs: tuple[int | None, ...]) -> None:
+        vm.reports.append(Report(vm.pc, regs))
+        vm.pc += 1
+
+    @staticmethod
+    def _is_receive(step: Call) -> bool:
+        return isinstance(step.x0, int) and function_id(step.x0) == RECEIVE
+
+    def _complete_call(self, vm: Secondary, x0: int, regs: tuple[int | None, ...]) -> None:
+        step = vm.steps[vm.pc]
+        assert isinstance(step, Call)
+        if self._is_receive(step):
+            vm.last_receive = x0  # the script remembers every receive's x0, -1 included
+        self._report(vm, regs)
+
+    def _arg(self, vm: Secondary, value: int | Rel) -> int:
+        return (vm.base + value.offset) & MASK64 if isinstance(value, Rel) else value & MASK64
+
+    def _script_call(self, vm: Secondary, step: Call) -> int | None:
+        """Execute one Call of ``vm``'s script; the run response if it switched to the primary."""
+        x0, x1, x2, x3 = (self._arg(vm, a) for a in (step.x0, step.x1, step.x2, step.x3))
+        if step.reply:
+            x1, x2 = vm.last_receive & 0xFFFF, vm.last_receive >> 32
+        if step.insn.startswith("smc"):
+            self._complete_call(vm, ERR, _smc_regs(x1, x2, x3))  # CALL-7
+            return None
+        func = function_id(x0)  # CALL-2: any hvc immediate
+        response: int | None = None
+        if func == RUN:
+            result = WAIT_FOR_INTERRUPT  # RUN-1
+        elif func == VCPU_GET_COUNT:
+            result = ERR  # VM-3: a secondary may not ask
+        elif func == RECEIVE:
+            if vm.mailbox == RECEIVED:  # RECV-2
+                vm.mailbox = READ
+                result = receive_response(vm.sender, vm.size)
+            elif x1 == 0:
+                result = ERR  # RECV-3
+            else:  # RECV-4, RECV-5 (a *read* mailbox may be waited on), RUN-6
+                vm.state = BLOCKED_RECV
+                return WAIT_FOR_INTERRUPT
+        elif func in (VM_GET_COUNT, CONFIGURE, SEND, CLEAR):
+            result, response = self._common(vm, func, x1, x2)
+        else:
+            result = ERR  # CALL-4 (PSCI IDs included: CALL-6, secondaries)
+        if response is not None:  # switched out: the call returns `result` when next run
+            vm.resume = result
+            return response
+        self._complete_call(vm, result, _hvc_regs(result))
+        return None
+
+    # --- description -----------------------------------------------------------------------------------
+
+    def describe_scripts(self) -> list[str]:
+        lines: list[str] = []
+        for vm in self.secondaries:
+            lines.append(f"VM {vm.id} script:")
+            lines += [f"  [{i}] {describe_step(s)}" for i, s in enumerate(vm.steps)] or ["  (no steps)"]
+        return lines
+
+
+def describe_step(step: Step) -> str:
+    """A short, copy-pasteable text of a step (hex for numbers)."""
+
+    def arg(v: int | Rel) -> str:
+        return f"Rel({v.offset:#x})" if isinstance(v, Rel) else f"{v:#x}"
+
+    if isinstance(step, Call):
+        extra = "" if step.insn == "hvc #0" else f", insn={step.insn!r}"
+        extra += ", reply=True" if step.reply else ""
+        return f"Call({arg(step.x0)}, {arg(step.x1)}, {arg(step.x2)}, {arg(step.x3)}{extra})"
+    if isinstance(step, Fill):
+        return f"Fill({step.size}, {step.value:#x})"
+    if isinstance(step, CopyRecv):
+        return f"CopyRecv({step.size})"
+    return f"{type(step).__name__}()"

@@ -1,0 +1,46 @@
+"""Hypothesis budgets of the suite's randomised tests (``test_model.py``, ``test_hostile.py``).
+
+By default each randomised test runs its own small, derandomised budget (the same examples on
+every run, no example database), so the suite stays fast and its verdict reproducible. Two
+profiles are registered when :mod:`conformance` is imported — early enough for Hypothesis's
+``--hypothesis-profile`` option, whichever way pytest was started (``hfconform``, ``--pyargs``,
+a path):
+
+* ``hf-ci``   the defaults the tests build their budgets on (no explain phase, one bug reported);
+* ``hf-long`` many more examples and steps, randomised: ``hfconform -- --hypothesis-profile
+  hf-long -k "model or hostile"`` hunts for long, rare scenarios.
+
+Hypothesis is needed by those tests only; without it nothing is registered.
+"""
+
+from __future__ import annotations
+
+PROFILES = ("hf-ci", "hf-long")
+
+
+def register() -> bool:
+    """Register the profiles (idempotent); False when Hypothesis is not installed."""
+    try:
+        from hypothesis import HealthCheck, Phase, settings
+    except ImportError:
+        return False
+    quiet = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
+    # No "explain" phase: it re-runs a failing scenario hundreds of times, each a booted system.
+    phases = (Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink)
+    common = {
+        "database": None,
+        "deadline": None,
+        "report_multiple_bugs": False,
+        "phases": phases,
+        "suppress_health_check": quiet,
+    }
+    settings.register_profile("hf-ci", derandomize=True, print_blob=False, **common)  # type: ignore[arg-type]
+    settings.register_profile(
+        "hf-long",
+        max_examples=500,
+        stateful_step_count=60,
+        derandomize=False,
+        print_blob=True,
+        **common,  # type: ignore[arg-type]
+    )
+    return True
