@@ -392,6 +392,7 @@ def boot(request: pytest.FixtureRequest, hv_build: Build) -> Iterator[Callable[.
             hv.session.close()
         except Exception as e:  # noqa: BLE001 - close them all, then report
             errors.append(f"{type(e).__name__}: {e}")
+    hvs.clear()  # the reports already hold what they show; a finished system is not kept alive
     if errors:
         raise BuildError("closing a session failed: " + "; ".join(errors))
 

@@ -77,6 +77,7 @@ class Machine:
         handle = self.uc._uch
         self.handle = handle
         self._callbacks: list[Any] = []
+        self.closed = False
         #: The PC when known without asking the CPU (None: ask). Valid only while the CPU is stopped.
         self.pc_hint: int | None = None
         self._u64 = ctypes.c_uint64()
@@ -201,8 +202,20 @@ class Machine:
             self.contexts[vcpu] = ctx
 
     def close(self) -> None:
-        """Release the emulator (its translation buffer and mappings)."""
-        try:
-            self.uc.mem_unmap(self.base, self.size)
-        except Exception:  # noqa: BLE001 - already gone: nothing to release
-            pass
+        """Release the emulator and the guest RAM now, not when the garbage collector gets to them.
+
+        The interrupt hooks close a reference cycle (System -> Machine -> thunk -> System), so
+        without this a finished system would hold its translation buffer and RAM until a cyclic
+        collection: hundreds of MB over a test run.
+        """
+        if self.closed:
+            return
+        self.closed = True
+        finalizer = getattr(self.uc, "_Uc__finalizer", None)
+        if finalizer is not None:
+            finalizer()  # uc_close, exactly once (the binding's own finalizer)
+        self.uc = None
+        self._callbacks.clear()
+        self.ram = (ctypes.c_ubyte * 0)()
+        self.ram_addr = 0
+        self.size = 0

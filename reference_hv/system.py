@@ -327,6 +327,7 @@ class System:
         return self._stopped(stop, tuple(events(self._raw, start)))
 
     def close(self) -> None:
+        """Free the emulators and guest memory; the trace stays readable."""
         for m in self.machines:
             m.close()
         self.halted = self.halted or "closed"
@@ -336,6 +337,8 @@ class System:
     def _machine(self, vm: int) -> Machine:
         if not 0 <= vm < len(self.machines):
             raise HarnessError(f"no VM {vm}: this system has VMs 0..{len(self.machines) - 1}")
+        if self.machines[vm].closed:
+            raise SystemHalted("the system is closed: its memory is gone")
         return self.machines[vm]
 
     def _check_running(self) -> None:
