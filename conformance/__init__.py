@@ -3,7 +3,3 @@
 ``conformance.tests`` holds the tests, ``conformance.plugin`` the pytest plugin (outcomes, the
 per-clause report), ``conformance.protocol`` what a hypervisor build must provide.
 """
-
-from conformance import profiles as _profiles
-
-_profiles.register()  # Hypothesis profiles hf-ci / hf-long, before pytest's --hypothesis-profile is read

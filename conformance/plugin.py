@@ -229,7 +229,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
+    # Before Hypothesis's own pytest_configure reads --hypothesis-profile; importing Hypothesis
+    # here (not at import time) leaves its modules to pytest's assertion rewriting.
+    from conformance import profiles
+
+    profiles.register()
     config.addinivalue_line("markers", "clause(*ids): the spec clause(s) this conformance test checks, e.g. clause('SEND-6')")
     config.addinivalue_line("markers", "requires(*capabilities): build capabilities the test needs; skipped without them")
     config.addinivalue_line("markers", "impl_defined: the test checks an implementation-defined part (failure = deviation)")
@@ -610,6 +616,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     if not state.active and not (state.json_path or state.report_path):
         return
+    if config.option.collectonly:
+        return  # nothing was meant to run: no verdict, no guard
     results, guard = _finish_results(state)
     if guard.selected and (guard.missing or guard.reported == 0):
         stopped = session.shouldfail or session.shouldstop

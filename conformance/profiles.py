@@ -2,7 +2,7 @@
 
 By default each randomised test runs its own small, derandomised budget (the same examples on
 every run, no example database), so the suite stays fast and its verdict reproducible. Two
-profiles are registered when :mod:`conformance` is imported — early enough for Hypothesis's
+profiles are registered by the plugin's first ``pytest_configure`` — before Hypothesis reads its
 ``--hypothesis-profile`` option, whichever way pytest was started (``hfconform``, ``--pyargs``,
 a path):
 
