@@ -204,7 +204,10 @@ def build_driver(base: int) -> Image:
 
 @dataclass(frozen=True)
 class Rel:
-    """An address relative to the VM's base (resolved when the script is assembled)."""
+    """An address relative to the VM's base (resolved when the script is assembled).
+
+    The offset may be negative (below the VM), or have bit 63 set (the base with bit 63 set).
+    """
 
     offset: int
 
@@ -275,8 +278,10 @@ def _is_receive(x0: Arg) -> bool:
 
 def _arg(value: Arg, what: str) -> str:
     if isinstance(value, Rel):
-        if not 0 <= value.offset < (1 << 48):
+        if not -(1 << 48) < value.offset < (1 << 48) and not (1 << 63) <= value.offset < (1 << 63) + (1 << 48):
             raise ValueError(f"{what}: Rel offset {value.offset:#x} out of range")
+        if value.offset < 0:
+            return f"_start - {-value.offset:#x}"
         return f"_start + {value.offset:#x}"
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"{what}: expected an int or Rel, got {value!r}")

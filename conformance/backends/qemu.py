@@ -23,6 +23,7 @@ QEMU log attached; no return within the call budget is a ``timeout`` (TIMEOUT); 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -46,6 +47,14 @@ MIB = 1 << 20
 LOG_TAIL = 3000
 QEMU_HINT = "install it (Debian/Ubuntu: apt-get install qemu-system-arm) or set 'qemu' in the image's config file"
 STUB_NAMES = ("stub", "@stub")
+#: What Hafnium (2018) logs before it spins at EL2 on an exception from a guest; pc is the guest's.
+FAULT_LOG = re.compile(
+    r"(Data abort|Instruction abort|Unknown lower sync exception): pc=0x([0-9a-fA-F]+)[^\n]*"
+)
+
+
+class _GuestFault(Exception):
+    """A call ended in a guest fault that the hypervisor logged before stopping the system."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,13 @@ class ImageProfile:
     boot_timeout: float = 30.0
     call_timeout: float = 10.0
     extra_args: tuple[str, ...] = ()
+    # Preemption (RUN-4): the primary's "timer". A call that has not returned after
+    # ``preempt_after`` seconds gets a physical interrupt (``preempt_irq`` pended at the GICv2
+    # distributor); Hafnium then switches a running secondary back to the primary with YIELD.
+    preempt_after: float = 0.005  # 0: never (a spinning secondary is then a TIMEOUT)
+    preempt_irq: int = 20  # a PPI that nothing on QEMU's virt board drives
+    gic_distributor: int = 0x0800_0000  # QEMU virt, GICv2
+    gic_cpu_interface: int = 0x0801_0000
 
     @property
     def is_stub(self) -> bool:
@@ -106,7 +122,8 @@ def load_profile(path: Path) -> ImageProfile:
         raise ValueError(f"cannot read {path}: {e}") from None
     known = {
         "image", "name", "primary_base", "memory", "max_secondaries", "cpu", "qemu", "append",
-        "boot_timeout", "call_timeout", "extra_args",
+        "boot_timeout", "call_timeout", "extra_args", "preempt_after", "preempt_irq", "gic_distributor",
+        "gic_cpu_interface",
     }  # fmt: skip
     unknown = sorted(set(data) - known)
     if unknown:
@@ -122,13 +139,13 @@ def load_profile(path: Path) -> ImageProfile:
         changes["primary_base"] = _size(data["primary_base"], "primary_base")
     if "memory" in data:
         changes["ram"] = _size(data["memory"], "memory")
-    for key in ("max_secondaries",):
+    for key in ("max_secondaries", "preempt_irq", "gic_distributor", "gic_cpu_interface"):
         if key in data:
             changes[key] = int(data[key])
     for key in ("cpu", "qemu", "append"):
         if key in data:
             changes[key] = str(data[key])
-    for key in ("boot_timeout", "call_timeout"):
+    for key in ("boot_timeout", "call_timeout", "preempt_after"):
         if key in data:
             changes[key] = float(data[key])
     if "extra_args" in data:
@@ -151,6 +168,10 @@ def _check_profile(p: ImageProfile) -> None:
         raise ValueError(f"primary_base {p.primary_base:#x}: 64 KiB aligned, in RAM below the initrd")
     if p.max_secondaries < 0 or p.boot_timeout <= 0 or p.call_timeout <= 0:
         raise ValueError("max_secondaries must be >= 0 and the timeouts > 0")
+    if p.preempt_after < 0 or p.preempt_after >= p.call_timeout:
+        raise ValueError("preempt_after: seconds, >= 0 (0: never preempt) and below call_timeout")
+    if not 16 <= p.preempt_irq < 1020:
+        raise ValueError(f"preempt_irq {p.preempt_irq}: a PPI or SPI interrupt ID (16..1019)")
 
 
 def profile_from_spec(spec: str) -> ImageProfile:
@@ -289,6 +310,8 @@ class QemuSession:
         self._trace: list[str] = []
         self._state = "booting"
         self._why_dead: str | None = None
+        self._log_mark = 0
+        self._running = 0
         self.client: GdbClient | None = None
         self.tmpdir = tempfile.mkdtemp(prefix="hfq-")
         tmp = Path(self.tmpdir)
@@ -363,7 +386,86 @@ class QemuSession:
         except GdbError as e:
             raise self._error(f"gdb link to QEMU failed during boot: {e}") from None
         self._check_parked(stop, "boot")
+        if self.profile.preempt_after > 0:
+            try:
+                self._gic_init(client)
+            except GdbError as e:
+                raise self._error(f"setting up the GIC for preemption over the gdb link failed: {e}") from None
         self._state = "ready"
+
+    # --- preemption (RUN-4) -----------------------------------------------------------------
+    #
+    # What a real primary's timer does: a physical interrupt arrives while a secondary runs,
+    # Hafnium (HCR_EL2.IMO set for secondaries) takes it at EL2 and switches back to the primary
+    # with YIELD. The primary driver never unmasks interrupts, so the backend plays the timer: it
+    # enables a GICv2 interrupt once at boot (as the primary's kernel would) and pends it when a
+    # call has not returned after ``preempt_after`` seconds, then clears it once the call returns.
+
+    def _gic_write32(self, client: GdbClient, addr: int, value: int) -> None:
+        client.write_memory(addr, value.to_bytes(4, "little"))
+
+    def _gic_init(self, client: GdbClient) -> None:
+        p = self.profile
+        irq = p.preempt_irq
+        self._gic_write32(client, p.gic_distributor + 0x000, 1)  # GICD_CTLR: enable
+        self._gic_write32(client, p.gic_cpu_interface + 0x004, 0xFF)  # GICC_PMR: let every priority through
+        self._gic_write32(client, p.gic_cpu_interface + 0x000, 1)  # GICC_CTLR: signal group 0 as IRQ
+        if irq >= 32:
+            client.write_memory(p.gic_distributor + 0x800 + irq, b"\x01")  # GICD_ITARGETSR: CPU 0
+        self._gic_write32(client, p.gic_distributor + 0x100 + 4 * (irq // 32), 1 << irq % 32)  # ISENABLER
+
+    def _gic_pend(self, client: GdbClient, pend: bool) -> None:
+        """Set (GICD_ISPENDR) or clear (GICD_ICPENDR) the preemption interrupt."""
+        irq = self.profile.preempt_irq
+        reg = (0x200 if pend else 0x280) + 4 * (irq // 32)
+        self._gic_write32(client, self.profile.gic_distributor + reg, 1 << irq % 32)
+
+    def _guest_fault(self) -> str | None:
+        """The guest fault Hafnium logged during the current call (it then spins at EL2), if any."""
+        try:
+            with open(self.serial_log, "rb") as f:
+                f.seek(self._log_mark)
+                text = f.read().decode("utf-8", "replace")
+        except OSError:
+            return None
+        m = FAULT_LOG.search(text)
+        if m is None:
+            return None
+        # The guest that ran: the target of HF_VCPU_RUN, else the primary itself. (A vector of
+        # a guest without VBAR_EL1, e.g. pc 0x200, lies in no VM's memory.)
+        return (
+            f"VM {self._running} faulted (pc {int(m.group(2), 16):#x}); the hypervisor logged "
+            f"{m.group(0).strip()!r} and stopped the system"
+        )
+
+    def _wait_call(self, client: GdbClient) -> tuple[StopReply, bool]:
+        """The stop that ends a call, and whether it was preempted on the way (GdbTimeout: no return)."""
+        slice_ = self.profile.preempt_after
+        if slice_ <= 0:
+            return client.wait_stop(self.profile.call_timeout), False
+        try:
+            return client.wait_stop(slice_), False
+        except GdbTimeout:
+            pass
+        stop = client.interrupt(2.0)
+        if stop.exited or client.read_register(REG_PC) == self.ready:
+            return stop, False  # it returned (or the system went off) just as the slice ended
+        fault = self._guest_fault()
+        if fault is not None:
+            raise _GuestFault(fault)
+        self._gic_pend(client, True)
+        client.resume()
+        deadline = time.monotonic() + self.profile.call_timeout - slice_
+        while True:  # poll the serial log meanwhile: a logged guest fault ends the wait at once
+            try:
+                return client.wait_stop(max(0.001, min(0.05, deadline - time.monotonic()))), True
+            except GdbTimeout:
+                if time.monotonic() >= deadline:
+                    raise
+            fault = self._guest_fault()
+            if fault is not None:
+                client.interrupt(2.0)
+                raise _GuestFault(fault)
 
     def _check_parked(self, stop: StopReply, when: str) -> None:
         assert self.client is not None
@@ -433,6 +535,8 @@ class QemuSession:
             raise ValueError(f"insn must be one of {abi.DRIVER_OPS}, got {insn!r}")
         if self._state == "timeout":
             return QemuOutcome(timeout=self._why_dead)
+        if self._state == "fault":
+            return QemuOutcome(fault=self._why_dead)
         if self._state == "off":
             return QemuOutcome(system_off=True)
         client = self._client()
@@ -447,30 +551,53 @@ class QemuSession:
         shown = f"{insn.split()[0]} {x0 & abi.MASK64:#x}({x1 & abi.MASK64:#x}, {x2 & abi.MASK64:#x}, {x3 & abi.MASK64:#x})"
         n = len(self._trace)
         try:
+            self._log_mark = self.serial_log.stat().st_size
+            self._running = x1 & 0xFFFF_FFFF if x0 & 0xBFFF_FFFF == 0xFF00 else 0
+        except OSError:
+            self._log_mark = 0
+        try:
             client.write_memory(self.block + abi.DRIVER_OP, block)
             client.resume(self.ready + 4)
-            stop = client.wait_stop(self.profile.call_timeout)
+            stop, preempted = self._wait_call(client)
+        except _GuestFault as e:
+            self._state = "fault"
+            self._why_dead = str(e)
+            self._trace.append(f"#{n} VM 0 vCPU 0: {shown} -> stopped: {e}")
+            return QemuOutcome(fault=self._why_dead)
         except GdbTimeout:
             why = f"the primary's {shown} did not return to hf_driver_ready within {self.profile.call_timeout}s"
             try:
                 client.interrupt(2.0)
             except GdbError:
                 pass
+            fault = self._guest_fault()
+            if fault is not None:
+                self._state = "fault"
+                self._why_dead = fault
+                self._trace.append(f"#{n} VM 0 vCPU 0: {shown} -> stopped: {fault}")
+                return QemuOutcome(fault=fault)
             self._state = "timeout"
             self._why_dead = f"{why}; serial log: {_tail(self.serial_log, 600)}"
             self._trace.append(f"#{n} VM 0 vCPU 0: {shown} -> no return (timeout)")
             return QemuOutcome(timeout=self._why_dead)
         except GdbLinkError as e:
-            stop = self._link_lost(e, shown)
+            stop, preempted = self._link_lost(e, shown), False
+        except GdbError as e:
+            self._state = "lost"
+            self._why_dead = f"gdb link failed during {shown}: {e}"
+            raise self._error(self._why_dead) from None
         if stop.exited:
             return self._exited(stop, shown)
         self._check_parked(stop, f"call {shown}")
         try:
+            if preempted:
+                self._gic_pend(client, False)
             out = client.read_memory(self.block + abi.DRIVER_OUT, 31 * 8)
         except GdbError as e:
             raise self._error(f"reading the driver's results over the gdb link failed: {e}") from None
         result = tuple(int.from_bytes(out[8 * i : 8 * i + 8], "little") for i in range(31))
-        self._trace.append(f"#{n} VM 0 vCPU 0: {shown} -> {result[0]:#x}")
+        note = " (after a preemption interrupt)" if preempted else ""
+        self._trace.append(f"#{n} VM 0 vCPU 0: {shown} -> {result[0]:#x}{note}")
         return QemuOutcome(regs=result)
 
     def _link_lost(self, e: GdbError, shown: str) -> StopReply:
