@@ -40,7 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="hfconform",
         description=f"Run the {clauses.PROFILE} mailbox ABI conformance suite against a hypervisor build.",
-        epilog="Other options, and everything after '--', go to pytest unchanged, e.g. hfconform -x -- -k receive",
+        epilog="Other options, and everything after '--', go to pytest unchanged, e.g. hfconform -x -- -k receive. "
+        "'hfconform selftest [--help]' runs the suite against every deliberately wrong build.",
     )
     p.add_argument("--hv", metavar="SPEC", help="build under test: entry point name or module:attr (default: reference)")
     p.add_argument("--clause", metavar="ID", nargs="+", action="extend", default=[], help="only these clauses (or families)")
@@ -75,6 +76,10 @@ def pytest_args(ns: argparse.Namespace, extra: Sequence[str]) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["selftest"]:  # hfconform selftest [...]: the suite against every mutant
+        from conformance import selftest
+
+        return selftest.main(argv[1:])
     extra: list[str] = []
     if "--" in argv:
         cut = argv.index("--")

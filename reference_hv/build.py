@@ -14,11 +14,14 @@ class ReferenceBuild:
     name = "reference"
     capabilities = frozenset({CAP_READY_VCPUS, CAP_FAULT_CONTINUE})
 
-    def __init__(self, **system_options: object) -> None:
-        #: Extra keyword arguments for :class:`System` (e.g. ``budget``), for derived builds.
+    def __init__(self, *, system_class: type[System] = System, **system_options: object) -> None:
+        #: The machine layer to boot: a subclass of :class:`System` for deliberately wrong builds
+        #: (``reference_hv.mutants``); the reference itself always uses ``System``.
+        self.system_class = system_class
+        #: Extra keyword arguments for :class:`System` (e.g. ``budget``, ``core_class``), for derived builds.
         self.system_options = system_options
 
     def boot(self, config: SystemConfig) -> System:
         specs = [VMSpec(vm.source, vm.name, vm.memory, vm.vcpus, vm.ready_vcpus) for vm in config.secondaries]
         policy = cast(Literal["stop", "continue"], config.fault_policy)
-        return System(specs, time_slice=config.time_slice, fault_policy=policy, **self.system_options)  # type: ignore[arg-type]
+        return self.system_class(specs, time_slice=config.time_slice, fault_policy=policy, **self.system_options)  # type: ignore[arg-type]

@@ -1,0 +1,152 @@
+"""The mutant catalogue, the self-test runner and the core mutation tool (quick checks only).
+
+The full self-test is a command (``python -m conformance.selftest``), not a test: it runs the whole
+suite once per mutant. Here: the catalogue is well-formed, every mutant boots, a few mutants are
+killed by the clauses they break, and the mutation tool produces valid modules.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from conformance import clauses, plugin, selftest
+from conformance.protocol import Build, GuestVM, SystemConfig
+from guest_asm import programs
+from reference_hv import mutants
+from reference_hv.core import Core
+
+ROOT = Path(__file__).resolve().parent.parent
+NAMES = sorted(mutants.CATALOGUE)
+
+
+def _load_mutate_core():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("mutate_core", ROOT / "tools" / "mutate_core.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["mutate_core"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_catalogue_is_large_and_covers_the_must_clauses():
+    assert len(mutants.CATALOGUE) >= 45
+    broken = {c for build in mutants.CATALOGUE.values() for c in build.clauses}
+    must = {c.id for c in clauses.CLAUSES if c.id != "FAULT"} if hasattr(clauses, "CLAUSES") else set(clauses.BY_ID) - {"FAULT"}
+    assert must - broken == set()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_mutant_is_a_build_with_registered_clauses(name):
+    build = mutants.CATALOGUE[name]
+    assert isinstance(build, Build)
+    assert build.name == f"mutant:{name}"
+    assert build.description
+    assert build.clauses, "a mutant names the clauses it breaks"
+    for cid in build.clauses:
+        assert cid in clauses.BY_ID, f"{name}: unknown clause {cid}"
+    assert plugin.resolve_build(f"reference_hv.mutants:{name}") is build
+    assert build.capabilities == mutants.ReferenceBuild.capabilities
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_mutant_boots(name):
+    """Every mutant boots a small system and answers a call (a broken mutant would be no evidence)."""
+    build = mutants.CATALOGUE[name]
+    session = build.boot(SystemConfig((GuestVM(programs.source("idle"), "idle.S"),)))
+    try:
+        assert session.call(0xFF01).regs
+    finally:
+        session.close()
+
+
+def test_controls_are_not_mutants():
+    assert set(mutants.CONTROLS).isdisjoint(mutants.CATALOGUE)
+    assert mutants.CONTROLS["seam_core"].clauses == ()
+    assert plugin.resolve_build("reference_hv.mutants:seam_core") is mutants.CONTROLS["seam_core"]
+    with pytest.raises(plugin.BuildSpecError):
+        plugin.resolve_build("reference_hv.mutants:no_such_mutant")
+
+
+@pytest.mark.parametrize(
+    ("name", "clause"),
+    [
+        ("send_accepts_4097", "SEND-1"),
+        ("clear_empty_returns_0", "CLR-2"),
+        ("wake_up_layout_6d2db331", "RUN-8"),
+        ("hvc_immediate_honoured", "CALL-2"),
+    ],
+)
+def test_mutant_killed_by_its_clause(name, clause):
+    """The clause's own tests (``--clause``) kill the mutant: a FAIL on that clause in the JSON report."""
+    hv = f"reference_hv.mutants:{name}"
+    extra = [*selftest.DETERMINISTIC, "--clause", clause]
+    result = selftest.run_one(name, hv, mutants.CATALOGUE[name], extra, timeout=120)
+    assert result.status == "killed", result
+    assert clause in result.failed_clauses
+    assert result.hits_intended
+
+
+def test_reference_passes_a_clause_subset():
+    result = selftest.run_one("control", "reference", None, [*selftest.DETERMINISTIC, "--clause", "SEND-1"], timeout=120)
+    assert result.status == "passed", result
+
+
+def test_summarise_counts_must_failures_only():
+    report = {
+        "clauses": [{"id": "SEND-1", "status": "FAIL"}, {"id": "SEND-2", "status": "PASS"}],
+        "tests": [
+            {
+                "nodeid": "conformance/tests/test_send.py::t1",
+                "clauses": ["SEND-1"],
+                "outcome": "FAIL",
+                "what": "w",
+                "expected": "1",
+                "actual": "2",
+            },
+            {"nodeid": "conformance/tests/test_x.py::t2", "clauses": ["VM-3"], "outcome": "FAIL", "impl_defined": True},
+            {"nodeid": "conformance/tests/test_send.py::t3", "clauses": ["SEND-2"], "outcome": "PASS"},
+        ],
+    }
+    result = selftest.RunResult("m", "hv", ("SEND-1",))
+    selftest.summarise(report, result)
+    assert (result.status, result.failed_clauses, result.failed_tests) == ("killed", ["SEND-1"], 1)
+    assert result.example.startswith("test_send.py::t1 [FAIL] w: expected 1, got 2")
+    clean = selftest.RunResult("c", "hv")
+    selftest.summarise({"clauses": [{"id": "SEND-1", "status": "PASS"}], "tests": []}, clean)
+    assert clean.status == "passed"
+
+
+def test_selftest_lists_the_catalogue(capsys):
+    assert selftest.main(["--list"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in NAMES)
+    assert selftest.main(["--mutant", "no_such_mutant"]) == 2
+
+
+def test_mutate_core_produces_valid_modules():
+    mutate = _load_mutate_core()
+    source = (ROOT / "reference_hv" / "core.py").read_text()
+    found = mutate.mutations(source)
+    assert len(found) > 100
+    assert {m.kind for m in found} >= {"compare", "constant", "boolop", "negate", "drop", "unary"}
+    original = ast.dump(ast.parse(source))
+    for m in found[:: max(1, len(found) // 25)]:
+        text = mutate.mutated_source(source, m.index)
+        module = types.ModuleType(f"hf_mutated_{m.index}")
+        sys.modules[module.__name__] = module  # dataclasses look their module up
+        try:
+            exec(compile(text, f"<mutation {m.index}>", "exec"), module.__dict__)
+        finally:
+            del sys.modules[module.__name__]
+        assert issubclass(module.Core, object)
+        assert module.Vm is mutants.Vm, "the data classes are the real ones"
+        assert ast.dump(ast.parse(text)) != original
+    with pytest.raises(IndexError):
+        mutate.mutated_source(source, len(found))
+    assert Core is mutants.Core
