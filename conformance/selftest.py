@@ -97,6 +97,8 @@ def suite_command(hv: str, json_path: str, extra: Sequence[str] = ()) -> list[st
         "--pyargs",
         "conformance.tests",
         "-p",
+        "no:hafnium_conformance",  # the entry point, when installed: load the module once
+        "-p",
         "conformance.plugin",
         "-p",
         "no:cacheprovider",

@@ -266,6 +266,8 @@ def run_mutation(source: str, mutation: Mutation, timeout: float, extra: Sequenc
             "--pyargs",
             "conformance.tests",
             "-p",
+            "no:hafnium_conformance",  # the entry point, when installed: load the module once
+            "-p",
             "conformance.plugin",
             "-p",
             "conformance.selftest",
