@@ -331,7 +331,7 @@ class MailboxMachine(RuleBasedStateMachine):
 def test_random_systems_match_the_model(hv_build, hf_settings, record_property):
     counts = {"systems": 0, "steps": 0, "calls": 0, "runs": 0}
     budget = hf_settings(max_examples=25, stateful_step_count=30)
-    run_state_machine_as_test(lambda: MailboxMachine(hv_build, counts), settings=budget)  # type: ignore[no-untyped-call]
+    run_state_machine_as_test(lambda: MailboxMachine(hv_build, counts), settings=budget)  # type: ignore[no-untyped-call, arg-type, unused-ignore]
     for key, value in counts.items():
         record_property(f"model_{key}", value)
     c = counts
