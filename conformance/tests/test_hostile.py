@@ -261,12 +261,13 @@ def test_primary_system_off_ends_the_run(boot, x0):
 )
 def test_secondary_random_registers(hv_build, hf_settings, record_property):
     counts = new_counts()
-    scripts = st.lists(st.lists(raw_call(), min_size=1, max_size=12).map(tuple), min_size=1, max_size=3)
+    # Two fuzzed VMs and the canary: three secondaries, as many as Hafnium aa039b39 runs.
+    scripts = st.lists(st.lists(raw_call(), min_size=1, max_size=12).map(tuple), min_size=1, max_size=2)
 
     budget: settings = hf_settings(max_examples=10)
 
     @budget
-    @given(scripts=scripts, order=st.lists(st.integers(0, 2), min_size=3, max_size=12))
+    @given(scripts=scripts, order=st.lists(st.integers(0, 1), min_size=3, max_size=12))
     def fuzz(scripts: list[tuple[Step, ...]], order: list[int]) -> None:
         canary: tuple[Step, ...] = ()
         m = MailboxMachine(hv_build, counts)
