@@ -35,6 +35,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as `python tools/mutate_core.py` from a checkout
+    sys.path.insert(0, str(ROOT))
 CORE = ROOT / "reference_hv" / "core.py"
 #: Classes whose definitions stay the real ones (the machine layer creates and compares them).
 KEPT_CLASSES = ("VcpuState", "MailboxState", "Vcpu", "Vm", "Outcome")
@@ -259,29 +261,9 @@ def run_mutation(source: str, mutation: Mutation, timeout: float, extra: Sequenc
         Path(tmp, f"{build_mod}.py").write_text(BUILD_MODULE.format(core=core_mod, index=mutation.index))
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (tmp, str(ROOT), env.get("PYTHONPATH", "")) if p)
-        cmd = [
-            sys.executable,
-            "-m",
-            "pytest",
-            "--pyargs",
-            "conformance.tests",
-            "-p",
-            "no:hafnium_conformance",  # the entry point, when installed: load the module once
-            "-p",
-            "conformance.plugin",
-            "-p",
-            "conformance.selftest",
-            "-p",
-            "no:cacheprovider",
-            "--hv",
-            f"{build_mod}:build",
-            "-x",
-            "-q",
-            "--no-header",
-            "--no-clause-table",
-            *(["-n", "0"] if _has_xdist() else []),
-            *extra,
-        ]
+        from conformance.selftest import suite_command
+
+        cmd = suite_command(f"{build_mod}:build", None, ["-x", *(["-n", "0"] if _has_xdist() else []), *extra])
         try:
             proc = subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, text=True, timeout=timeout, check=False)
         except subprocess.TimeoutExpired:
