@@ -11,7 +11,7 @@ CFG = Call(0xFF03, Rel(0x10000), Rel(0x11000))
 
 
 @pytest.mark.clause("RUN-8", "RUN-7", "SEND-9", "RECV-6", "VM-1")
-@pytest.mark.parametrize("n", [4, 6])
+@pytest.mark.parametrize("n", [3, 4, 6])
 def test_ring_of_relays(boot, n):
     hv = boot(*[program("relay", NEXT_HOP=(vm + 1) % (n + 1)) for vm in range(1, n + 1)])
     expect("configure", hv.configure(), 0)
