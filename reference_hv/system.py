@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 from unicorn.unicorn import UcError
+from unicorn.unicorn_py3.unicorn import uclib
 
 from guest_asm import abi, programs
 from guest_asm.assembler import Image, assemble
@@ -37,6 +38,7 @@ _INTNO_KINDS = {
 MASK64 = abi.MASK64
 _BLOCK_IN = struct.Struct("<32Q")  # op, x0..x30 (DRIVER_OP, DRIVER_IN)
 _BLOCK_OUT = struct.Struct("<31Q")  # x0..x30 (DRIVER_OUT)
+_U32 = struct.Struct("<I")
 assert abi.DRIVER_IN == 8 and abi.DRIVER_OP == 0
 
 #: Where ``emu_start`` is told to stop: never mapped, so no translated block is lost.
@@ -197,13 +199,14 @@ class System:
             machine.load(image.base, image.code)
             for idx in range(spec.ready_vcpus):
                 machine.start_vcpu(idx, image.entry, x0=idx)
-            machine.on_exception(self._make_hook(vm_id))
-            machine.on_unmapped(self._make_mem_hook(vm_id))
             self.machines.append(machine)
             self.images.append(image)
             vms.append(Vm(vm_id, addr, spec.memory, [Vcpu(vm_id, i) for i in range(spec.vcpus)]))
             addr = (addr + spec.memory + VM_ALIGN - 1) // VM_ALIGN * VM_ALIGN
         self.core = core_class(vms, self._copy)
+        for vm_id, machine in enumerate(self.machines):
+            machine.on_exception(self._make_hook(vm_id, machine))
+            machine.on_unmapped(self._make_mem_hook(vm_id))
         for vm, spec in zip(vms, specs, strict=True):
             for idx in range(1, spec.ready_vcpus):
                 vm.vcpus[idx].state = VcpuState.READY
@@ -368,13 +371,29 @@ class System:
         if self._tracing:
             self._raw.append((kind, vm, vcpu, args, result, detail))
 
-    def _make_hook(self, vm_id: int) -> Callable[[int], None]:
+    def _make_hook(self, vm_id: int, m: Machine) -> Callable[[int], None]:
+        hypercall = self.core.hypercall
+
         def hook(intno: int) -> None:
             try:
-                self._on_exception(vm_id, intno)
+                if intno != INTNO_HVC:
+                    self._on_exception(vm_id, intno)
+                    return
+                # The hypercall fast path: answered here unless the CPU must switch.
+                args = m.args()
+                vcpu_idx = self._current.index
+                outcome = hypercall(vm_id, vcpu_idx, *args)
+                ret = outcome.ret
+                if self._tracing:
+                    self._raw.append(("hvc", vm_id, vcpu_idx, args, ret, ""))
+                if ret is not None:
+                    m.set_return(ret)
+                    return
+                self._ev, self._ev_obj = _EV_OUTCOME, outcome
+                m.stop()
             except BaseException as e:  # noqa: BLE001 - a harness bug must not unwind through C
                 self._ev, self._ev_obj = _EV_INTERNAL, e
-                self.machines[vm_id].stop()
+                m.stop()
 
         return hook
 
@@ -386,20 +405,9 @@ class System:
         return hook
 
     def _on_exception(self, vm_id: int, intno: int) -> None:
+        """Every exception but ``hvc`` (the hook's fast path): ``smc``, the driver's ``brk``, faults."""
         m = self.machines[vm_id]
         vcpu = self._current
-        if intno == INTNO_HVC:
-            args = m.args()
-            outcome = self.core.hypercall(vm_id, vcpu.index, *args)
-            ret = outcome.ret
-            if self._tracing:
-                self._raw.append(("hvc", vm_id, vcpu.index, args, ret, ""))
-            if ret is not None:
-                m.set_return(ret)
-                return
-            self._ev, self._ev_obj = _EV_OUTCOME, outcome
-            m.stop()
-            return
         if intno == INTNO_SMC:
             x0 = m.reg(X_REGS[0])
             outcome = self.core.smc(vm_id, x0)
@@ -428,6 +436,8 @@ class System:
         switches = 0
         core = self.core
         machines = self.machines
+        emu_start = uclib.uc_emu_start
+        time_slice, max_switches = self.time_slice, self.max_switches
         while True:
             vcpu = self._current
             vm_id = vcpu.vm_id
@@ -438,10 +448,13 @@ class System:
                 m.set_return(vcpu.resume_x0)
                 vcpu.resume_x0 = None
             is_primary = vm_id == 0
-            count = budget if is_primary or budget < self.time_slice else self.time_slice
+            count = budget if is_primary or budget < time_slice else time_slice
             self._ev = _EV_NONE
             self._mem_fault = None
-            status = m.start(UNTIL, count)
+            # Machine.start, inlined: this line is the world switch.
+            begin = m.pc_hint if m.pc_hint is not None else m.reg(REG_PC)
+            m.pc_hint = None
+            status = emu_start(m.handle, begin, UNTIL, 0, count)
             ev = self._ev
             if status and ev != _EV_INTERNAL:
                 ev, self._ev_obj = _EV_FAULT, self._memory_fault(vcpu, status)
@@ -460,10 +473,11 @@ class System:
                     return "system_off"
             elif ev == _EV_NONE:
                 pc = m.stopped_pc()
+                off = pc - 4 - m.base
                 if pc == UNTIL:  # a jump to the stop address: as unmapped as any other
                     kind = "instruction abort (fetch from unmapped address)"
                     ev, self._ev_obj = _EV_FAULT, Fault(vm_id, vcpu.index, pc, kind, pc)
-                elif m.word(pc - 4) == abi.INSN_WFI:  # wfi ends emu_start silently
+                elif 0 <= off <= m.size - 4 and _U32.unpack_from(m.ram, off)[0] == abi.INSN_WFI:  # wfi ends emu_start silently
                     budget -= 1
                     self._log("wfi", vm_id, vcpu.index, detail=f"at PC {pc - 4:#x}")
                     if not is_primary:  # the primary's wfi is a no-op: no interrupt source is modelled
@@ -491,7 +505,7 @@ class System:
                     return fault
                 self._switch_to_primary(core.aborted(vm_id, vcpu.index), "fault")
             switches += 1
-            if budget <= 0 or switches > self.max_switches:
+            if budget <= 0 or switches > max_switches:
                 return self._timeout(self._current, machines[self._current.vm_id].pc, switches)
 
     def _switch_to_primary(self, response: int, reason: str) -> None:
