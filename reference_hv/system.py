@@ -204,6 +204,7 @@ class System:
             vms.append(Vm(vm_id, addr, spec.memory, [Vcpu(vm_id, i) for i in range(spec.vcpus)]))
             addr = (addr + spec.memory + VM_ALIGN - 1) // VM_ALIGN * VM_ALIGN
         self.core = core_class(vms, self._copy)
+        self._hvcs = [self._make_hvc(vm_id, machine) for vm_id, machine in enumerate(self.machines)]
         for vm_id, machine in enumerate(self.machines):
             machine.on_exception(self._make_hook(vm_id, machine))
             machine.on_unmapped(self._make_mem_hook(vm_id))
@@ -371,26 +372,37 @@ class System:
         if self._tracing:
             self._raw.append((kind, vm, vcpu, args, result, detail))
 
-    def _make_hook(self, vm_id: int, m: Machine) -> Callable[[int], None]:
+    def _make_hvc(self, vm_id: int, m: Machine) -> Callable[[], None]:
+        """The hypercall path of ``vm_id``: answered on the spot unless the CPU must switch."""
         hypercall = self.core.hypercall
+
+        def hvc() -> None:
+            args = m.args()
+            vcpu_idx = self._current.index
+            outcome = hypercall(vm_id, vcpu_idx, *args)
+            ret = outcome.ret
+            if self._tracing:
+                self._raw.append(("hvc", vm_id, vcpu_idx, args, ret, ""))
+            if ret is not None:
+                m.set_return(ret)
+                return
+            self._ev, self._ev_obj = _EV_OUTCOME, outcome
+            m.stop()
+
+        return hvc
+
+    def _make_hook(self, vm_id: int, m: Machine) -> Callable[[int], None]:
+        hvc = self._hvcs[vm_id]
+        on_exception = self._on_exception
+        # A subclass that intercepts exceptions (reference_hv.mutants) sees every hvc too.
+        direct = type(self)._on_exception is System._on_exception
 
         def hook(intno: int) -> None:
             try:
-                if intno != INTNO_HVC:
-                    self._on_exception(vm_id, intno)
-                    return
-                # The hypercall fast path: answered here unless the CPU must switch.
-                args = m.args()
-                vcpu_idx = self._current.index
-                outcome = hypercall(vm_id, vcpu_idx, *args)
-                ret = outcome.ret
-                if self._tracing:
-                    self._raw.append(("hvc", vm_id, vcpu_idx, args, ret, ""))
-                if ret is not None:
-                    m.set_return(ret)
-                    return
-                self._ev, self._ev_obj = _EV_OUTCOME, outcome
-                m.stop()
+                if direct and intno == INTNO_HVC:
+                    hvc()
+                else:
+                    on_exception(vm_id, intno)
             except BaseException as e:  # noqa: BLE001 - a harness bug must not unwind through C
                 self._ev, self._ev_obj = _EV_INTERNAL, e
                 m.stop()
@@ -405,7 +417,10 @@ class System:
         return hook
 
     def _on_exception(self, vm_id: int, intno: int) -> None:
-        """Every exception but ``hvc`` (the hook's fast path): ``smc``, the driver's ``brk``, faults."""
+        """An exception taken by ``vm_id``'s guest: ``hvc``, ``smc``, the driver's ``brk``, faults."""
+        if intno == INTNO_HVC:
+            self._hvcs[vm_id]()
+            return
         m = self.machines[vm_id]
         vcpu = self._current
         if intno == INTNO_SMC:
