@@ -78,7 +78,8 @@ class Machine:
         self.handle = handle
         self._callbacks: list[Any] = []
         self.closed = False
-        #: The PC when known without asking the CPU (None: ask). Valid only while the CPU is stopped.
+        #: The PC when known without asking the CPU (None: ask). Valid only while the CPU is stopped;
+        #: the scheduler (System._execute) starts the CPU here and clears it.
         self.pc_hint: int | None = None
         self._u64 = ctypes.c_uint64()
         self._args = _Batch(handle, X_REGS[:4])
@@ -89,12 +90,6 @@ class Machine:
         self.loaded = 0
 
     # --- running --------------------------------------------------------------------------
-
-    def start(self, until: int, count: int) -> int:
-        """``uc_emu_start`` at the current PC, straight through the C API; its error code (0 = OK)."""
-        begin = self.pc_hint if self.pc_hint is not None else self.pc
-        self.pc_hint = None
-        return int(uclib.uc_emu_start(self.handle, begin, until, 0, count))
 
     def stop(self) -> None:
         """Ask the CPU to stop after the current block (``uc_emu_stop``: asynchronous)."""
