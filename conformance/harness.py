@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from conformance.outcomes import CallTimeout, ConformanceFailure, GuestFault
+from conformance.outcomes import CallTimeout, ClauseArg, ConformanceFailure, GuestFault
 from conformance.protocol import Build, CallOutcome, GuestVM, Session, describe_trace
 from guest_asm import abi, programs
 
@@ -22,7 +22,8 @@ HF_MAILBOX_SEND = 0xFF04
 HF_MAILBOX_RECEIVE = 0xFF05
 HF_MAILBOX_CLEAR = 0xFF06
 ERR = 0xFFFF_FFFF_FFFF_FFFF
-#: How many YIELDs ``Hv.run`` runs through before it gives up (TIMEOUT).
+#: How many YIELDs ``Hv.run`` runs through before it fails: a vCPU that is preempted every time
+#: before it reaches its next event never gets there (RUN-4: it resumes where it was).
 YIELD_LIMIT = 1000
 
 #: Library layout (guest_asm's convention, not ABI): where library programs keep their pages.
@@ -61,20 +62,29 @@ class Hv:
         return outcome
 
     def call_regs(
-        self, x0: int, x1: int = 0, x2: int = 0, x3: int = 0, *, regs: Mapping[int, int] | None = None, insn: str = "hvc #0"
+        self,
+        x0: int,
+        x1: int = 0,
+        x2: int = 0,
+        x3: int = 0,
+        *,
+        regs: Mapping[int, int] | None = None,
+        insn: str = "hvc #0",
+        clause: ClauseArg = None,
     ) -> tuple[int, ...]:
-        """x0..x30 after the call; a stop (fault, budget, system off) ends the test as FAIL/TIMEOUT."""
+        """x0..x30 after the call; a stop (fault, budget, system off) ends the test as FAIL/TIMEOUT,
+        counted against ``clause`` (the rule that says the call returns) or the test's clauses."""
         outcome = self.call_outcome(x0, x1, x2, x3, regs=regs, insn=insn)
         if outcome.regs:
             return outcome.regs
         if outcome.timeout is not None:
-            raise CallTimeout(f"call x0={x0:#x} did not return: {outcome.timeout}")
+            raise CallTimeout(f"call x0={x0:#x} did not return: {outcome.timeout}", clause=clause)
         if outcome.fault is not None:
-            raise GuestFault(f"the system stopped on a guest fault during call x0={x0:#x}: {outcome.fault}")
-        raise ConformanceFailure(f"call x0={x0:#x}", "a return to the primary", "the system switched off")
+            raise GuestFault(f"the system stopped on a guest fault during call x0={x0:#x}: {outcome.fault}", clause=clause)
+        raise ConformanceFailure(f"call x0={x0:#x}", "a return to the primary", "the system switched off", clause=clause)
 
-    def call(self, x0: int, x1: int = 0, x2: int = 0, x3: int = 0, *, insn: str = "hvc #0") -> int:
-        return self.call_regs(x0, x1, x2, x3, insn=insn)[0]
+    def call(self, x0: int, x1: int = 0, x2: int = 0, x3: int = 0, *, insn: str = "hvc #0", clause: ClauseArg = None) -> int:
+        return self.call_regs(x0, x1, x2, x3, insn=insn, clause=clause)[0]
 
     # --- the calls by name (primary) ------------------------------------------------------
 
@@ -82,17 +92,25 @@ class Hv:
         """One HF_VCPU_RUN: its raw response, YIELD (0x0) included."""
         return self.call(HF_VCPU_RUN, vm, vcpu)
 
-    def run(self, vm: int, vcpu: int = 0) -> int:
+    def run(self, vm: int, vcpu: int = 0, *, clause: ClauseArg = None) -> int:
         """HF_VCPU_RUN again while it returns YIELD (0x0): the first other response.
 
         A build may preempt a secondary at any time (RUN-4), so a test that waits for an event
-        must not depend on the time slice; ``run_once`` sees the YIELDs.
+        must not depend on the time slice; ``run_once`` sees the YIELDs. Bounded: after
+        ``YIELD_LIMIT`` YIELDs in a row it fails, counted against ``clause`` (the event the
+        caller waits for) or the test's clauses. A run the spec refuses (RUN-2: no switch) is
+        checked with ``run_once``: a YIELD there is a wrong value, not a preemption.
         """
         for _ in range(YIELD_LIMIT):
-            response = self.call(HF_VCPU_RUN, vm, vcpu)
+            response = self.call(HF_VCPU_RUN, vm, vcpu, clause=clause)
             if response != 0x0:
                 return response
-        raise CallTimeout(f"run({vm}, {vcpu}) still returned YIELD after {YIELD_LIMIT} runs")
+        raise ConformanceFailure(
+            f"run({vm:#x}, {vcpu:#x}) through YIELDs",
+            f"a response other than YIELD within {YIELD_LIMIT} runs (RUN-4: a preempted vCPU resumes where it was)",
+            f"YIELD 0x0000000000000000, {YIELD_LIMIT} times in a row",
+            clause=clause,
+        )
 
     def vm_count(self) -> int:
         return self.call(HF_VM_GET_COUNT)
@@ -146,13 +164,19 @@ class Hv:
         return describe_trace(self.session)
 
 
-def expect(what: str, actual: object, expected: object, note: str = "") -> None:
-    """Fail with ``what: expected X, got Y`` unless ``actual == expected``."""
+def expect(what: str, actual: object, expected: object, note: str = "", *, clause: ClauseArg = None) -> None:
+    """Fail with ``what: expected X, got Y`` unless ``actual == expected``.
+
+    ``clause``: the clause whose rule this check states (e.g. ``"RUN-5"`` for "a script that
+    ends in wfi makes run return 0x1"). A failure counts against it alone; without it, against
+    every clause the test is tagged with — so a test of several clauses names one in every check,
+    and any test names it where a check states another clause's rule on the way.
+    """
     if actual != expected:
-        raise ConformanceFailure(what, expected, actual, note)
+        raise ConformanceFailure(what, expected, actual, note, clause=clause)
 
 
 def expect_zero_x1_x17(what: str, regs: Sequence[int]) -> None:
     """CALL-5: x1..x17 are zero after a hypercall returns."""
     for n in range(1, 18):
-        expect(f"{what}: x{n}", regs[n], 0, "CALL-5: x1..x17 are zero after a hypercall")
+        expect(f"{what}: x{n}", regs[n], 0, "CALL-5: x1..x17 are zero after a hypercall", clause="CALL-5")

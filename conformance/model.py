@@ -59,10 +59,16 @@ def receive_response(sender: int, size: int) -> int:
 
 @dataclass(frozen=True)
 class Report:
-    """What one report slot of a scripted secondary should hold: x0..x30, None = not checked."""
+    """What one report slot of a scripted secondary should hold: x0..x30, None = not checked.
+
+    ``rule``: the clause whose rule gave x0; ``regs_rule``: the one for the other registers
+    (CALL-5 after an ``hvc``, CALL-7 after an ``smc``).
+    """
 
     step: int
     regs: tuple[int | None, ...]
+    rule: str = ""
+    regs_rule: str = "CALL-5"
 
     @property
     def x0(self) -> int | None:
@@ -149,6 +155,12 @@ class VmState:
     sender: int = 0
     size: int = 0
     mem: Memory = field(default_factory=Memory)
+    #: Per page address: the clause of the rule that last wrote it (a mismatch there counts
+    #: against it); a page nobody but its owner wrote is VM-5's (no other writer).
+    page_rules: dict[int, str] = field(default_factory=dict)
+
+    def page_rule(self, addr: int) -> str:
+        return self.page_rules.get(addr - addr % PAGE, "VM-5")
 
     def owns(self, addr: int) -> bool:
         """CFG-3: the page at ``addr`` lies in this VM's own memory."""
@@ -161,7 +173,9 @@ class Secondary(VmState):
     state: str = READY  # of its only vCPU, vCPU 0 (VM-4: ready at boot)
     pc: int = 0  # index of the next step (or of the Call it is suspended in)
     resume: int | None = None  # x0 its suspended Call returns when next run (RUN-9, RECV-4)
+    resume_rule: str = ""  # the clause that gives ``resume``
     last_receive: int = 0  # the script's "last receive result" (initially 0)
+    stop_rule: str = ""  # the clause that says why it is not running now (RUN-5, RUN-6, ...)
     reports: list[Report] = field(default_factory=list)
 
 
@@ -182,6 +196,13 @@ class Model:
         for steps in scripts:
             if any(isinstance(s, Spin) for s in steps):
                 raise ModelError("Spin steps are not modelled")
+        #: The clause of the rule that gave the value the last call returned (``primary_call``,
+        #: ``run``): a mismatch with the build counts against it.
+        self.rule = ""
+        #: (mask, clause): when the build's value differs from the model's only in ``mask``'s bits,
+        #: the mismatch counts against ``clause`` instead (e.g. WAKE_UP's vCPU field: SEND-9).
+        self.field_rule: tuple[int, str] | None = None
+        self.resume_rule = ""  # the clause of what a switched-out sender's call returns when resumed
         self.primary = VmState(0, bases[0], memories[0])
         self.secondaries = [
             Secondary(i + 1, bases[i + 1], memories[i + 1], steps=tuple(steps)) for i, steps in enumerate(scripts)
@@ -203,6 +224,12 @@ class Model:
 
     # --- the primary's calls ----------------------------------------------------------------------
 
+    def rule_for(self, expected: int, actual: int) -> str:
+        """The clause a mismatch between the last value the model gave and the build's counts against."""
+        if self.field_rule is not None and (expected ^ actual) & ~self.field_rule[0] == 0:
+            return self.field_rule[1]
+        return self.rule
+
     def primary_call(self, x0: int, x1: int = 0, x2: int = 0, x3: int = 0) -> int | None:
         """x0 after the primary's ``hvc`` (a run's response for HF_VCPU_RUN, run through YIELDs).
 
@@ -210,21 +237,26 @@ class Model:
         MIGRATE_INFO_TYPE).
         """
         func = function_id(x0)
+        self.field_rule = None
         if func == RUN:
             return self.run(x1, x2)
         if func == VCPU_GET_COUNT:
+            self.rule = "VM-3"
             target = x1 & U32
             if target == 0:
                 return None  # VM-3: the primary's own count is implementation-defined
             return 1 if target < len(self.vms) else ERR  # VM-3 (one vCPU per secondary here)
         if func == RECEIVE:
+            self.rule = "RECV-1"
             return ERR  # RECV-1
         if func in (VM_GET_COUNT, CONFIGURE, SEND, CLEAR):
             return self._common(self.primary, func, x1, x2)[0]
         if func & 0xFFFF_FFE0 == PSCI_VERSION:  # CALL-6
+            self.rule = "CALL-6"
             if func in (PSCI_VERSION, PSCI_MIGRATE_INFO_TYPE):
                 return 2
             return None  # SYSTEM_OFF and the optional ones: not modelled
+        self.rule = "CALL-4"
         return ERR  # CALL-4
 
     def write(self, vm_id: int, addr: int, data: bytes) -> None:
@@ -236,6 +268,7 @@ class Model:
     def _common(self, vm: VmState, func: int, x1: int, x2: int) -> tuple[int, int | None]:
         """(x0, run response if the caller, a secondary, is switched out) of the calls any VM makes."""
         if func == VM_GET_COUNT:
+            self.rule = "VM-2"
             return len(self.vms), None  # VM-2
         if func == CONFIGURE:
             return self._configure(vm, x1, x2), None
@@ -243,55 +276,69 @@ class Model:
             return self._send(vm, x1, x2)
         if func == CLEAR:
             if vm.mailbox != READ:
+                self.rule = "CLR-2" if vm.mailbox == EMPTY else "CLR-3"
                 return ERR, None  # CLR-2, CLR-3
+            self.rule = "CLR-1"
             vm.mailbox = EMPTY  # CLR-1 (CLR-4: the page is untouched, nobody notified)
+            if vm.recv is not None:
+                vm.page_rules[vm.recv] = "CLR-4"
             return 0, None
         raise AssertionError(f"not a common call: {func:#x}")  # pragma: no cover
 
-    @staticmethod
-    def _configure(vm: VmState, send: int, recv: int) -> int:
+    def _configure(self, vm: VmState, send: int, recv: int) -> int:
         if send % PAGE or recv % PAGE:
-            return ERR  # CFG-1
-        if vm.send is not None:
-            return ERR  # CFG-2
-        if not (vm.owns(send) and vm.owns(recv)):
-            return ERR  # CFG-3
-        if send == recv:
-            return ERR  # CFG-4
-        vm.send, vm.recv = send, recv
-        return 0  # CFG-5
+            self.rule = "CFG-1"
+        elif vm.send is not None:
+            self.rule = "CFG-2"
+        elif not (vm.owns(send) and vm.owns(recv)):
+            self.rule = "CFG-3"
+        elif send == recv:
+            self.rule = "CFG-4"
+        else:
+            self.rule = "CFG-5"
+            vm.send, vm.recv = send, recv
+            return 0
+        return ERR
 
     def _send(self, vm: VmState, x1: int, size: int) -> tuple[int, int | None]:
         to_id = x1 & U32  # VM IDs are u32; size is all 64 bits
-        if size > PAGE:
-            return ERR, None  # SEND-1
-        if to_id == vm.id:
-            return ERR, None  # SEND-2
         to = self.vm(to_id)
-        if to is None:
-            return ERR, None  # SEND-3
-        if vm.send is None:
-            return ERR, None  # SEND-4
-        if to.recv is None:
-            return ERR, None  # SEND-5
-        if to.mailbox != EMPTY:
-            return ERR, None  # SEND-6
+        refused = (
+            "SEND-1" if size > PAGE
+            else "SEND-2" if to_id == vm.id
+            else "SEND-3" if to is None
+            else "SEND-4" if vm.send is None
+            else "SEND-5" if to is not None and to.recv is None
+            else "SEND-6" if to is not None and to.mailbox != EMPTY
+            else ""
+        )  # fmt: skip
+        if refused or to is None or to.recv is None or vm.send is None:
+            self.rule = refused
+            return ERR, None
         vm.mem.copy(to.mem, to.recv, vm.send, size)  # SEND-7: exactly size bytes, as they are now
+        to.page_rules[to.recv] = "SEND-7"
         to.sender, to.size = vm.id, size
         if to.id == 0:  # SEND-8: to the primary (only a secondary gets here: SEND-2)
             to.mailbox = READ
+            self.rule, self.resume_rule = "RUN-7", "RUN-9"
             return 0, run_response(MESSAGE, 0, size)  # RUN-7 (sender not named), RUN-9
         assert isinstance(to, Secondary)
         if to.state == BLOCKED_RECV:  # SEND-9 (one vCPU: the LIFO is not observable)
             to.state = READY
             to.resume = receive_response(vm.id, size)  # RECV-4
+            to.resume_rule = "RECV-4"
             to.mailbox = READ
             woken = 0
         else:  # SEND-10
             to.mailbox = RECEIVED
             woken = INVALID_VCPU
         if vm.id == 0:
-            return woken, None  # SEND-11: the primary keeps running
+            # SEND-11: the primary keeps running and learns whom SEND-9 woke; 0xffff is SEND-11's own
+            self.rule = "SEND-9" if woken != INVALID_VCPU else "SEND-11"
+            return woken, None
+        self.rule, self.resume_rule = "RUN-8", "SEND-12"
+        if woken != INVALID_VCPU:  # only the woken vCPU's index wrong: the waiter was not woken (SEND-9)
+            self.field_rule = (U32 << 32, "SEND-9")
         return 0, run_response(WAKE_UP, to.id, woken)  # SEND-12, RUN-8, RUN-9
 
     # --- running a scripted secondary ----------------------------------------------------------------
@@ -300,12 +347,14 @@ class Model:
         """HF_VCPU_RUN(x1, x2) from the primary, through YIELDs: the first non-YIELD response."""
         vm_id, idx = x1 & U32, x2 & U32
         if vm_id == 0 or vm_id >= len(self.vms) or idx >= 1:
+            self.rule = "RUN-2"
             return WAIT_FOR_INTERRUPT  # RUN-2 (each secondary here has one vCPU)
         vm = self.secondary(vm_id)
         if vm.state != READY:
+            self.rule = "RUN-5" if vm.state == BLOCKED_WFI else "RUN-2"
             return WAIT_FOR_INTERRUPT  # RUN-2: blocked vCPUs are not runnable (RUN-5, RECV-4)
         if vm.resume is not None:  # the Call it was switched out in returns now (RUN-9, RECV-4)
-            self._complete_call(vm, vm.resume, _hvc_regs(vm.resume))
+            self._complete_call(vm, vm.resume, _hvc_regs(vm.resume), vm.resume_rule)
             vm.resume = None
         while vm.pc < len(vm.steps):
             step = vm.steps[vm.pc]
@@ -321,32 +370,35 @@ class Model:
                 n = (vm.last_receive >> 32) if step.size is None else step.size
                 n = min(n, PAGE)
                 vm.mem.copy(vm.mem, vm.base + LIB_SEND, vm.base + LIB_RECV, n)
+                vm.page_rules[vm.base + LIB_SEND] = vm.page_rule(vm.base + LIB_RECV)
                 self._report(vm, _UNCHECKED)
             elif isinstance(step, Wfi):
                 vm.state = BLOCKED_WFI  # RUN-5: never ready again in this profile
+                self.rule = vm.stop_rule = "RUN-5"
                 return WAIT_FOR_INTERRUPT
             elif isinstance(step, Wfe):
                 self._report(vm, _UNCHECKED)  # RUN-5: wfe is a no-op
             else:  # pragma: no cover - rejected in __init__
                 raise ModelError(f"unmodelled step {step!r}")
         vm.state = BLOCKED_WFI  # the script ends in wfi forever (RUN-5)
+        self.rule = vm.stop_rule = "RUN-5"
         return WAIT_FOR_INTERRUPT
 
     @staticmethod
-    def _report(vm: Secondary, regs: tuple[int | None, ...]) -> None:
-        vm.reports.append(Report(vm.pc, regs))
+    def _report(vm: Secondary, regs: tuple[int | None, ...], rule: str = "", regs_rule: str = "CALL-5") -> None:
+        vm.reports.append(Report(vm.pc, regs, rule, regs_rule))
         vm.pc += 1
 
     @staticmethod
     def _is_receive(step: Call) -> bool:
         return isinstance(step.x0, int) and function_id(step.x0) == RECEIVE
 
-    def _complete_call(self, vm: Secondary, x0: int, regs: tuple[int | None, ...]) -> None:
+    def _complete_call(self, vm: Secondary, x0: int, regs: tuple[int | None, ...], rule: str, regs_rule: str = "CALL-5") -> None:
         step = vm.steps[vm.pc]
         assert isinstance(step, Call)
         if self._is_receive(step):
             vm.last_receive = x0  # the script remembers every receive's x0, -1 included
-        self._report(vm, regs)
+        self._report(vm, regs, rule, regs_rule)
 
     def _arg(self, vm: Secondary, value: int | Rel) -> int:
         return (vm.base + value.offset) & MASK64 if isinstance(value, Rel) else value & MASK64
@@ -357,31 +409,35 @@ class Model:
         if step.reply:
             x1, x2 = vm.last_receive & 0xFFFF, vm.last_receive >> 32
         if step.insn.startswith("smc"):
-            self._complete_call(vm, ERR, _smc_regs(x1, x2, x3))  # CALL-7
+            self._complete_call(vm, ERR, _smc_regs(x1, x2, x3), "CALL-7", "CALL-7")
             return None
         func = function_id(x0)  # CALL-2: any hvc immediate
         response: int | None = None
         if func == RUN:
-            result = WAIT_FOR_INTERRUPT  # RUN-1
+            result, rule = WAIT_FOR_INTERRUPT, "RUN-1"
         elif func == VCPU_GET_COUNT:
-            result = ERR  # VM-3: a secondary may not ask
+            result, rule = ERR, "VM-3"  # a secondary may not ask
         elif func == RECEIVE:
             if vm.mailbox == RECEIVED:  # RECV-2
                 vm.mailbox = READ
-                result = receive_response(vm.sender, vm.size)
+                result, rule = receive_response(vm.sender, vm.size), "RECV-2"
             elif x1 == 0:
-                result = ERR  # RECV-3
+                result, rule = ERR, "RECV-3"
             else:  # RECV-4, RECV-5 (a *read* mailbox may be waited on), RUN-6
                 vm.state = BLOCKED_RECV
+                self.rule = vm.stop_rule = "RUN-6" if vm.mailbox == EMPTY else "RECV-5"
                 return WAIT_FOR_INTERRUPT
         elif func in (VM_GET_COUNT, CONFIGURE, SEND, CLEAR):
             result, response = self._common(vm, func, x1, x2)
+            rule = self.rule
         else:
-            result = ERR  # CALL-4 (PSCI IDs included: CALL-6, secondaries)
+            # CALL-4 (PSCI IDs from a secondary are unknown IDs too: CALL-6)
+            result, rule = ERR, "CALL-6" if func & 0xFFFF_FFE0 == PSCI_VERSION else "CALL-4"
         if response is not None:  # switched out: the call returns `result` when next run
-            vm.resume = result
+            vm.resume, vm.resume_rule = result, self.resume_rule
+            vm.stop_rule = self.rule
             return response
-        self._complete_call(vm, result, _hvc_regs(result))
+        self._complete_call(vm, result, _hvc_regs(result), rule)
         return None
 
     # --- description -----------------------------------------------------------------------------------

@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
 FAIL = "FAIL"
 ERROR = "ERROR"
 TIMEOUT = "TIMEOUT"
@@ -18,6 +20,19 @@ SKIP = "SKIP"
 PASS = "PASS"
 WAIVED = "WAIVED"
 NOT_RUN = "NOT RUN"
+#: A clause a failing test is tagged with but did not reach: the test stopped at a failed check of
+#: another clause first. Neither a pass nor a failure of this clause.
+BLOCKED = "BLOCKED"
+
+ClauseArg = str | Sequence[str] | None
+
+
+def clause_ids(clause: ClauseArg) -> tuple[str, ...]:
+    """``"SEND-6"``, ``"SEND-6,CLR-3"`` or ``("SEND-6", "CLR-3")`` as a tuple of IDs."""
+    if clause is None:
+        return ()
+    parts = clause.split(",") if isinstance(clause, str) else list(clause)
+    return tuple(dict.fromkeys(p.strip() for p in parts if p.strip()))
 
 
 def hex64(value: int | None) -> str:
@@ -25,9 +40,14 @@ def hex64(value: int | None) -> str:
 
 
 class ConformanceFailure(AssertionError):
-    """The build under test did not do what the spec says."""
+    """The build under test did not do what the spec says.
 
-    def __init__(self, what: str, expected: object, actual: object, note: str = "") -> None:
+    ``clause``: the clause(s) whose rule the failed check states. The verdict counts against
+    these only; without one it counts against every clause the test is tagged with.
+    """
+
+    def __init__(self, what: str, expected: object, actual: object, note: str = "", *, clause: ClauseArg = None) -> None:
+        self.clauses = clause_ids(clause)
         self.what = what
         self.expected = expected
         self.actual = actual
@@ -41,16 +61,33 @@ class ConformanceFailure(AssertionError):
 class CallTimeout(Exception):
     """The primary's call did not return within the build's budget."""
 
+    def __init__(self, message: str, *, clause: ClauseArg = None) -> None:
+        super().__init__(message)
+        self.clauses = clause_ids(clause)
+
 
 class GuestFault(AssertionError):
     """A suite guest faulted; the spec gives it no reason to."""
+
+    def __init__(self, message: str, *, clause: ClauseArg = None) -> None:
+        super().__init__(message)
+        self.clauses = clause_ids(clause)
+
+
+def blamed(exc: BaseException | None, tags: Sequence[str]) -> tuple[str, ...]:
+    """The clauses a failed test's verdict counts against: those its failed check names, else
+    every clause it is tagged with (a test of one clause needs to name none)."""
+    named: Iterable[str] = getattr(exc, "clauses", ()) or ()
+    return tuple(named) or tuple(tags)
 
 #: An implementation-defined check (``@pytest.mark.impl_defined``) that failed: reported apart
 #: from the MUST results and never a hard failure of the build.
 DEVIATION = "DEVIATION"
 
 #: Per-clause status precedence, worst first: a clause takes the worst outcome of its tests.
-PRECEDENCE: tuple[str, ...] = (FAIL, DEVIATION, TIMEOUT, ERROR, WAIVED, SKIP, PASS)
+#: BLOCKED comes last: a clause with a passing test and a blocked one passes (the passing test
+#: checked it); a clause whose tests were all blocked is BLOCKED, neither pass nor fail.
+PRECEDENCE: tuple[str, ...] = (FAIL, DEVIATION, TIMEOUT, ERROR, WAIVED, SKIP, PASS, BLOCKED)
 
 
 def classify(exc: BaseException | None) -> str:

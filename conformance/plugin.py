@@ -165,6 +165,9 @@ class _State:
     build: Build | None = None
     build_name: str | None = None
     selected: list[str] | None = None
+    #: What chose this run's tests ("" = the whole suite); a partial run reports only the clauses
+    #: it ran the tests of (report.reported_clauses).
+    selected_by: str = ""
     xdist_ids: list[str] | None = None
     results: dict[str, _Acc] = field(default_factory=dict)
     crashed: dict[str, str] = field(default_factory=dict)
@@ -292,20 +295,38 @@ def _collect_error(session: pytest.Session, nodeid: str, text: str) -> None:
     session.config.hook.pytest_collectreport(report=rep)
 
 
-def _whole_suite(config: pytest.Config, items: Sequence[pytest.Item], state: _State) -> bool:
+def _selected_by(config: pytest.Config, items: Sequence[pytest.Item], state: _State) -> str:
+    """What narrowed this run to part of the suite, as the user said it; "" for the whole suite."""
+    opt = config.option
+    parts: list[str] = []
+    if state.selection:
+        parts.append("--clause " + ",".join(state.selection))
+    if opt.keyword:
+        parts.append(f"-k {opt.keyword!r}")
+    if opt.markexpr:
+        parts.append(f"-m {opt.markexpr!r}")
+    if getattr(opt, "lf", False):
+        parts.append("--lf")
+    if getattr(opt, "deselect", None):
+        parts.append("--deselect")
+    if nodes := [str(a) for a in config.args if "::" in str(a)]:
+        parts.append("node IDs " + " ".join(nodes))
+    if not parts:
+        collected = {Path(str(item.path)).resolve() for item in items}
+        suite_files = set(SUITE_DIR.glob("test_*.py")) if SUITE_DIR.is_dir() else set()
+        if suite_files and not suite_files <= collected:
+            missing = sorted(p.name for p in suite_files - collected)
+            parts.append("a subset of the suite's files (without " + ", ".join(missing) + ")")
+    return "; ".join(parts)
+
+
+def _whole_suite(config: pytest.Config, state: _State) -> bool:
     mode = str(config.getini(_REGISTRY_CHECK_INI)).strip().lower()
     if mode == "never":
         return False
     if mode == "always":
         return True
-    opt = config.option
-    if state.selection or opt.keyword or opt.markexpr or getattr(opt, "lf", False) or getattr(opt, "deselect", None):
-        return False
-    if any("::" in str(a) for a in config.args):
-        return False
-    collected = {Path(str(item.path)).resolve() for item in items}
-    suite_files = set(SUITE_DIR.glob("test_*.py")) if SUITE_DIR.is_dir() else set()
-    return bool(suite_files) and suite_files <= collected
+    return not state.selected_by
 
 
 @pytest.hookimpl(trylast=True)
@@ -343,7 +364,8 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     if deselected:
         config.hook.pytest_deselected(items=deselected)
     items[:] = keep
-    if any_conformance and _whole_suite(config, items, state):
+    state.selected_by = _selected_by(config, items, state)
+    if any_conformance and _whole_suite(config, state):
         covered = {c for item in items if _INFO in item.stash for c in item.stash[_INFO].clauses}
         missing = [cid for cid in clauses.BY_ID if cid not in covered]
         if missing:
@@ -494,13 +516,19 @@ def _classify(item: pytest.Item, call: pytest.CallInfo[None], rep: pytest.TestRe
         outcome = outcomes.ERROR  # teardown failed after a pass
     if outcome is None:
         return
-    if outcome == outcomes.FAIL and info.impl_defined:
+    blamed = outcomes.blamed(exc, info.clauses) if outcome not in (outcomes.PASS, outcomes.SKIP) else ()
+    impl = info.impl_defined or all(clauses.BY_ID[c].section == clauses.FAULTS.section for c in blamed if c in clauses.BY_ID)
+    if outcome in (outcomes.FAIL, outcomes.TIMEOUT) and impl:
+        # One label per behaviour: a wrong value or a call that never returns in an
+        # implementation-defined part is a deviation, never a MUST failure.
         outcome = outcomes.DEVIATION
         rep.outcome = "skipped"
         rep.wasxfail = "deviation in an implementation-defined part: " + str(exc).split("\n", 1)[0]
     state = _state(item.config)
     if state.waivers and outcome in (outcomes.FAIL, outcomes.TIMEOUT, outcomes.PASS) and rep.when == "call":
-        waiver = state.waivers.match(item.nodeid, info.clauses)
+        # A failure is waived only by a waiver of the test or of a clause it counts against; a
+        # passing test reports only its own test waiver as not needed (clause waivers: per clause).
+        waiver = state.waivers.match(item.nodeid, blamed) if blamed else state.waivers.match_test(item.nodeid)
         if waiver is not None:
             props.append(("waiver", waiver.describe()))
             if outcome == outcomes.PASS:
@@ -509,6 +537,8 @@ def _classify(item: pytest.Item, call: pytest.CallInfo[None], rep: pytest.TestRe
                 outcome = outcomes.WAIVED
                 rep.outcome = "skipped"
                 rep.wasxfail = f"waived ({waiver.describe()})"
+    if blamed:
+        props.append(("blamed", ",".join(blamed)))
     if outcome not in (outcomes.PASS, outcomes.SKIP):
         props += _failure_props(item, exc)
     elif outcome == outcomes.SKIP and isinstance(rep.longrepr, tuple):
@@ -532,6 +562,8 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -
     if report.when != "call" or not report.user_properties:
         return None
     outcome = _last_outcome(report.user_properties)
+    if outcome == outcomes.ERROR:  # the build or the environment broke: an error, as in pytest's setup errors
+        return "error", "E", ("ERROR", {"red": True})
     if outcome == outcomes.TIMEOUT:
         return "failed", "T", ("TIMEOUT", {"red": True})
     if outcome == outcomes.WAIVED:
@@ -580,6 +612,7 @@ class _Controller:
         out = getattr(node, "workeroutput", None) or {}
         if self.state.selected is None and "hfconform_selected" in out:
             self.state.selected = list(out["hfconform_selected"])
+            self.state.selected_by = str(out.get("hfconform_selected_by", ""))
         if self.state.build_name is None and out.get("hfconform_build"):
             self.state.build_name = str(out["hfconform_build"])
 
@@ -611,6 +644,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if state.is_worker:
         out: dict[str, Any] = config.workeroutput  # type: ignore[attr-defined]
         out["hfconform_selected"] = state.selected or []
+        out["hfconform_selected_by"] = state.selected_by
         if state.build is not None:
             out["hfconform_build"] = state.build.name
         return
@@ -634,7 +668,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             state.build_name = state.get_build().name
         except BuildError:
             state.build_name = state.hv_spec
-    summary = report.aggregate(results, state.build_name, selection=state.selection, guard=guard)
+    summary = report.aggregate(
+        results,
+        state.build_name,
+        selection=state.selection,
+        guard=guard,
+        partial=bool(state.selected_by),
+        selected_by=state.selected_by or "the whole suite",
+    )
+    status = {row.clause.id: row.status for row in (*summary.must, *summary.impl) if row.tests}
+    summary.clause_waivers_not_needed = [
+        w.describe() for w in state.waivers.clause_waivers() if status.get(w.key) == outcomes.PASS
+    ]
     state.summary = summary
     for path, writer in ((state.json_path, report.write_json), (state.report_path, report.write_report)):
         if path:
@@ -664,6 +709,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     tr = terminalreporter
     if state.table and state.active:
         tr.write_sep("=", f"{summary.profile} conformance of build {summary.build!r}")
+        if summary.selected_by != "the whole suite":
+            tr.write_line(f"partial run, tests selected by {summary.selected_by}: only the clauses whose tests ran are judged")
         width = getattr(getattr(tr, "_tw", None), "fullwidth", 120)
         for text, status in report.terminal_lines(summary, width):
             tr.write_line(text, **_COLOURS.get(status, {}))

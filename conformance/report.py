@@ -46,9 +46,12 @@ class TestResult:
     __test__ = False  # not a pytest test class
 
     nodeid: str
+    #: The clauses the test is tagged with: what it can check. The first is its own clause.
     clauses: tuple[str, ...]
     impl_defined: bool = False
     outcome: str = outcomes.NOT_RUN
+    #: The clauses a failure counts against (the failed check's clause); empty when it passed.
+    blamed: tuple[str, ...] = ()
     what: str = ""
     expected: str = ""
     actual: str = ""
@@ -70,6 +73,7 @@ class TestResult:
             clauses=tuple(c for c in d.get("clause", "").split(",") if c),
             impl_defined=d.get("strength") == IMPL,
             outcome=d.get("outcome", outcomes.NOT_RUN),
+            blamed=tuple(c for c in d.get("blamed", "").split(",") if c),
             what=d.get("what", ""),
             expected=d.get("expected", ""),
             actual=d.get("actual", ""),
@@ -85,6 +89,13 @@ class TestResult:
     def failed(self) -> bool:
         return self.outcome not in (outcomes.PASS, outcomes.SKIP)
 
+    def outcome_for(self, clause: str) -> str:
+        """This test's outcome for one of its clauses: a failure counts against the clauses it
+        blames; the test's other clauses were not reached (BLOCKED)."""
+        if not self.failed or clause in self.blamed or not self.blamed:
+            return self.outcome
+        return outcomes.BLOCKED
+
     @property
     def failure_line(self) -> str:
         """One line: ``what: expected X, got Y`` or the error message."""
@@ -96,6 +107,7 @@ class TestResult:
         return {
             "nodeid": self.nodeid,
             "outcome": self.outcome,
+            "blamed": list(self.blamed),
             "what": self.what,
             "expected": self.expected,
             "actual": self.actual,
@@ -108,6 +120,7 @@ class TestResult:
             "clauses": list(self.clauses),
             "impl_defined": self.impl_defined,
             "outcome": self.outcome,
+            "blamed": list(self.blamed),
             "what": self.what,
             "expected": self.expected,
             "actual": self.actual,
@@ -127,15 +140,21 @@ class ClauseRow:
 
     @property
     def status(self) -> str:
-        return outcomes.worst([t.outcome for t in self.tests])
+        return outcomes.worst([t.outcome_for(self.clause.id) for t in self.tests])
 
     @property
     def passed(self) -> int:
-        return sum(t.outcome == outcomes.PASS for t in self.tests)
+        return sum(t.outcome_for(self.clause.id) == outcomes.PASS for t in self.tests)
+
+    @property
+    def failures(self) -> list[TestResult]:
+        """The tests whose failure counts against this clause."""
+        ok = (outcomes.PASS, outcomes.SKIP, outcomes.BLOCKED)
+        return [t for t in self.tests if t.outcome_for(self.clause.id) not in ok]
 
     @property
     def first_failure(self) -> TestResult | None:
-        return next((t for t in self.tests if t.failed), None)
+        return next(iter(self.failures), None)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -147,7 +166,12 @@ class ClauseRow:
         }
         if self.strength == IMPL:
             out["part"] = self.clause.impl_defined or "(tests marked impl_defined)"
-        out.update(status=self.status, passed=self.passed, total=len(self.tests), tests=[t.brief() for t in self.tests])
+        out.update(
+            status=self.status,
+            passed=self.passed,
+            total=len(self.tests),
+            tests=[{**t.brief(), "outcome": t.outcome_for(self.clause.id)} for t in self.tests],
+        )
         return out
 
 
@@ -174,12 +198,16 @@ class Summary:
     guard: Guard = field(default_factory=Guard)
     profile: str = clauses.PROFILE
     generated: str = ""
+    #: What chose the tests of this run ("the whole suite", "--clause SEND-6", "-k ...").
+    selected_by: str = "the whole suite"
+    #: Clause waivers that waived nothing: "clause SEND-6: reason" (the clause passed).
+    clause_waivers_not_needed: list[str] = field(default_factory=list)
 
     def totals(self) -> dict[str, dict[str, int]]:
         tests = Counter(t.outcome for t in self.tests)
         must = Counter(r.status for r in self.must)
         impl = Counter(r.status for r in self.impl)
-        test_keys = (*outcomes.PRECEDENCE,)
+        test_keys = tuple(k for k in outcomes.PRECEDENCE if k != outcomes.BLOCKED)
         return {
             "tests": {k: tests.get(k, 0) for k in test_keys},
             "must": {k: must.get(k, 0) for k in STATUSES if k != outcomes.DEVIATION},
@@ -188,11 +216,32 @@ class Summary:
 
     @property
     def waivers_not_needed(self) -> list[TestResult]:
+        """Tests a test waiver named that passed."""
         return [t for t in self.tests if t.waiver_not_needed]
+
+    def waiver_notes(self) -> list[str]:
+        """One line per waiver that was not needed (test waivers, then clause waivers)."""
+        notes = [f"{t.nodeid} passed ({t.waiver})" for t in self.waivers_not_needed]
+        return notes + [f"{w} (the clause passed)" for w in self.clause_waivers_not_needed]
 
     @property
     def failures(self) -> list[TestResult]:
         return [t for t in self.tests if t.failed]
+
+
+def reported_clauses(tests: Iterable[TestResult], selection: Sequence[str] | None, partial: bool) -> set[str] | None:
+    """The clauses a run may give a verdict on; None: every clause its tests name.
+
+    A whole-suite run reports every clause. A partial run (``--clause``, ``-k``, ``-m``, ``--lf``,
+    node IDs) reports only the clauses it ran the tests *of*: under ``--clause``, the selected
+    clauses; otherwise, a clause that is the own (first-named) clause of a test that ran. A clause
+    that only a test of another clause touched on the way is NOT RUN.
+    """
+    if selection:
+        return set(selection)
+    if not partial:
+        return None
+    return {t.clauses[0] for t in tests if t.clauses and t.outcome != outcomes.NOT_RUN}
 
 
 def aggregate(
@@ -201,15 +250,19 @@ def aggregate(
     *,
     selection: Sequence[str] | None = None,
     guard: Guard | None = None,
+    partial: bool = False,
+    selected_by: str = "",
 ) -> Summary:
     """Per-clause rows in registry order; tests in node-ID order within each row."""
     ordered = sorted(tests, key=lambda t: t.nodeid)
     must_tests: dict[str, list[TestResult]] = {c.id: [] for c in clauses.CLAUSES}
     impl_tests: dict[str, list[TestResult]] = {c.id: [] for c in (*clauses.CLAUSES, clauses.FAULTS) if c.impl_defined}
+    shown = reported_clauses(ordered, selection, partial or bool(selection))
     for t in ordered:
-        for cid in t.clauses:
+        for cid in dict.fromkeys((*t.clauses, *t.blamed)):
             clause = clauses.BY_ID.get(cid)
-            if clause is None:
+            # A failure is always reported under the clause it counts against, selected or not.
+            if clause is None or (shown is not None and cid not in shown and cid not in t.blamed):
                 continue
             if t.impl_defined or clause.section == clauses.FAULTS.section:
                 impl_tests.setdefault(cid, []).append(t)
@@ -225,6 +278,7 @@ def aggregate(
         impl=impl,
         selection=list(selection) if selection else None,
         guard=guard or Guard(),
+        selected_by=selected_by or ("--clause " + " ".join(selection) if selection else "the whole suite"),
         generated=_dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat(),
     )
 
@@ -240,12 +294,13 @@ def to_json(summary: Summary, *, durations: bool = True) -> dict[str, Any]:
         "schema": SCHEMA,
         "profile": summary.profile,
         "build": summary.build,
-        "selection": {"clauses": summary.selection},
+        "selection": {"clauses": summary.selection, "selected_by": summary.selected_by},
         "totals": summary.totals(),
         "clauses": [r.to_json() for r in summary.must],
         "impl_defined": [r.to_json() for r in summary.impl],
         "tests": [t.full() for t in summary.tests],
-        "waivers_not_needed": [{"nodeid": t.nodeid, "waiver": t.waiver} for t in summary.waivers_not_needed],
+        "waivers_not_needed": [{"nodeid": t.nodeid, "waiver": t.waiver} for t in summary.waivers_not_needed]
+        + [{"clause_waiver": w} for w in summary.clause_waivers_not_needed],
         "guard": summary.guard.to_json(),
     }
     if durations:
@@ -311,8 +366,8 @@ def terminal_lines(summary: Summary, width: int = 120) -> list[tuple[str, str]]:
     out.append((_totals_line(f"MUST clauses [{summary.build}]", t["must"], len(summary.must)), ""))
     out.append((_totals_line("implementation-defined", t["impl_defined"], len(summary.impl)), ""))
     out.append((_totals_line("tests", t["tests"], len(summary.tests)), ""))
-    for test in summary.waivers_not_needed:
-        out.append((f"waiver not needed: {test.nodeid} passed ({test.waiver})", ""))
+    for note in summary.waiver_notes():
+        out.append((f"waiver not needed: {note}", ""))
     return out
 
 
@@ -530,25 +585,25 @@ def render_html(summary: Summary) -> str:
         f"<title>Conformance: {_e(summary.build)} / {_e(summary.profile)}</title>",
         f"<style>{_CSS}</style></head><body>",
         f"<h1>Conformance of <code>{_e(summary.build)}</code> to <code>{_e(summary.profile)}</code></h1>",
-        f"<p>Generated {_e(summary.generated)}"
-        + (f"; clauses selected: {_e(', '.join(summary.selection))}" if summary.selection else "")
-        + "</p>",
+        f"<p>Generated {_e(summary.generated)}; tests selected by {_e(summary.selected_by)}</p>",
     ]
     if summary.guard.message:
         parts.append(f"<p class=guard>{_e(summary.guard.message)}</p>")
     parts += [_totals_html(summary), "<h2>MUST clauses</h2>", _html_rows(summary.must)]
     parts += ["<h2>Implementation-defined parts</h2>", "<p>Reported apart; a deviation never fails the build.</p>"]
     parts.append(_html_rows(summary.impl))
-    if summary.waivers_not_needed:
+    if notes := summary.waiver_notes():
         parts.append("<h2>Waivers not needed</h2><ul>")
-        parts += [f"<li><code>{_e(t.nodeid)}</code> passed &mdash; {_e(t.waiver)}</li>" for t in summary.waivers_not_needed]
+        parts += [f"<li>{_e(note)}</li>" for note in notes]
         parts.append("</ul>")
     if summary.failures:
         parts.append("<h2>Failures</h2>")
     for t in summary.failures:
         parts.append(f"<div class=failure><h3 class={_cls(t.outcome)}>{_e(t.outcome)}: <code>{_e(t.nodeid)}</code></h3>")
-        titles = "; ".join(f"{c} ({clauses.BY_ID[c].title})" if c in clauses.BY_ID else c for c in t.clauses)
-        parts.append(f"<p><b>Clauses:</b> {_e(titles)}</p>")
+        titles = "; ".join(f"{c} ({clauses.BY_ID[c].title})" if c in clauses.BY_ID else c for c in t.blamed or t.clauses)
+        parts.append(f"<p><b>Counts against:</b> {_e(titles)}</p>")
+        if others := [c for c in t.clauses if c not in t.blamed]:
+            parts.append(f"<p><b>Not reached (BLOCKED):</b> {_e(', '.join(others))}</p>")
         if t.waiver:
             parts.append(f"<p><b>Waived:</b> {_e(t.waiver)}</p>")
         if t.what:
@@ -618,8 +673,7 @@ def render_markdown(summary: Summary) -> str:
     out = [
         f"# Conformance of `{summary.build.replace('`', '')}` to `{summary.profile}`",
         "",
-        f"Generated {summary.generated}."
-        + (f" Clauses selected: {md_escape(', '.join(summary.selection))}." if summary.selection else ""),
+        f"Generated {summary.generated}; tests selected by {md_escape(summary.selected_by)}.",
         "",
     ]
     if summary.guard.message:
@@ -629,15 +683,17 @@ def render_markdown(summary: Summary) -> str:
     out += ["", "## MUST clauses", "", *_md_rows(summary.must), ""]
     out += ["## Implementation-defined parts", "", "Reported apart; a deviation never fails the build.", ""]
     out += [*_md_rows(summary.impl), ""]
-    if summary.waivers_not_needed:
+    if notes := summary.waiver_notes():
         out += ["## Waivers not needed", ""]
-        out += [f"- `{t.nodeid.replace('`', '')}` passed: {md_escape(t.waiver)}" for t in summary.waivers_not_needed]
+        out += [f"- {md_escape(note)}" for note in notes]
         out.append("")
     if summary.failures:
         out += ["## Failures", ""]
     for test in summary.failures:
         out += [f"### {test.outcome}: `{test.nodeid.replace('`', '')}`", ""]
-        out.append("- **Clauses:** " + md_escape(", ".join(test.clauses)))
+        out.append("- **Counts against:** " + md_escape(", ".join(test.blamed or test.clauses)))
+        if others := [c for c in test.clauses if c not in test.blamed]:
+            out.append("- **Not reached (BLOCKED):** " + md_escape(", ".join(others)))
         if test.waiver:
             out.append(f"- **Waived:** {md_escape(test.waiver)}")
         if test.what:

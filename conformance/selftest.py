@@ -37,6 +37,8 @@ import pytest
 DEFAULT_CATALOGUE = "reference_hv.mutants"
 CONTROL_BUILD = "reference"
 BAD = ("FAIL", "TIMEOUT", "ERROR")
+#: The statuses with which a report blames a clause (a verdict on the build; ERROR is not one).
+BLAME = ("FAIL", "TIMEOUT")
 #: A suite run that takes longer than this is stopped and reported as hung.
 RUN_TIMEOUT = 600.0
 #: Per test, in a self-test run: the reference's slowest test takes well under a second.
@@ -55,6 +57,8 @@ class RunResult:
     #: "passed" (every MUST clause passes), "killed", "crashed" (no report), "hung" (timed out).
     status: str = ""
     failed_clauses: list[str] = field(default_factory=list)
+    #: The MUST clauses the report blamed (FAIL or TIMEOUT), to compare with ``intended``.
+    blamed: list[str] = field(default_factory=list)
     failed_tests: int = 0
     example: str = ""
     seconds: float = 0.0
@@ -68,6 +72,18 @@ class RunResult:
     def hits_intended(self) -> bool:
         """Whether a clause the mutant is meant to break is among the failures."""
         return bool(set(self.intended) & set(self.failed_clauses))
+
+    @property
+    def precision(self) -> float | None:
+        """Of the clauses the report blamed, the share the mutant declares (None: it blamed none)."""
+        if not self.blamed:
+            return None
+        return len(set(self.blamed) & set(self.intended)) / len(self.blamed)
+
+    @property
+    def recalled(self) -> bool:
+        """Whether the report blamed at least one clause the mutant declares."""
+        return bool(set(self.blamed) & set(self.intended))
 
 
 def load_catalogue(module: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -171,6 +187,7 @@ def pytest_collection_modifyitems(session: Any, config: Any, items: list[Any]) -
 def summarise(report: Mapping[str, Any], result: RunResult) -> None:
     """Fill ``result`` from a ``--conformance-json`` report."""
     result.failed_clauses = [c["id"] for c in report.get("clauses", []) if c.get("status") in BAD]
+    result.blamed = [c["id"] for c in report.get("clauses", []) if c.get("status") in BLAME]
     failing = [t for t in report.get("tests", []) if t.get("outcome") in BAD and not t.get("impl_defined")]
     result.failed_tests = len(failing)
     if failing:
@@ -228,21 +245,31 @@ def run_one(name: str, hv: str, build: object, extra: Sequence[str] = (), timeou
 
 
 def _table(results: Sequence[RunResult]) -> str:
-    rows = [("mutant", "meant to break", "result", "failed clauses", "tests", "example failing test")]
+    rows = [("mutant", "meant to break", "result", "blamed clauses", "precision", "tests", "example failing test")]
     for r in results:
         status = r.status if r.status != "passed" else "SURVIVED"
         if r.status == "killed" and not r.hits_intended:
             status = "killed*"
-        clauses = ",".join(r.failed_clauses) or "-"
+        clauses = ",".join(r.blamed) or "-"
         if len(clauses) > 44:
             clauses = clauses[:41] + "..."
-        rows.append((r.name, ",".join(r.intended), status, clauses, str(r.failed_tests), r.example or r.detail))
-    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+        precision = "-" if r.precision is None else f"{r.precision:.2f}"
+        rows.append((r.name, ",".join(r.intended), status, clauses, precision, str(r.failed_tests), r.example or r.detail))
+    widths = [max(len(row[i]) for row in rows) for i in range(6)]
     lines = []
     for row in rows:
-        cells = [row[i].ljust(widths[i]) for i in range(5)]
-        lines.append("  ".join([*cells, row[5][:110]]).rstrip())
+        cells = [row[i].ljust(widths[i]) for i in range(6)]
+        lines.append("  ".join([*cells, row[6][:100]]).rstrip())
     return "\n".join(lines)
+
+
+def precision_recall(results: Sequence[RunResult]) -> tuple[float, float]:
+    """Mean precision (over the mutants whose report blamed a clause) and recall (the share of
+    mutants whose report blamed at least one declared clause)."""
+    scores = [r.precision for r in results if r.precision is not None]
+    precision = sum(scores) / len(scores) if scores else 0.0
+    recall = sum(r.recalled for r in results) / len(results) if results else 0.0
+    return precision, recall
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -323,6 +350,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"* killed, but not through a clause it is meant to break: {', '.join(r.name for r in off_target)}")
     if survivors:
         print(f"SURVIVORS (gaps in the suite): {', '.join(r.name for r in survivors)}")
+    precision, recall = precision_recall(results)
+    print(
+        f"precision {precision:.3f} (mean over mutants of blamed-and-declared / blamed clauses);"
+        f" recall {100 * recall:.1f}% (mutants whose report blames a declared clause)"
+    )
+    imprecise = [r for r in results if r.precision is not None and r.precision < 1]
+    if imprecise:
+        print(
+            "blamed beyond the declared clauses: "
+            + "; ".join(f"{r.name} ({','.join(c for c in r.blamed if c not in r.intended)})" for r in imprecise)
+        )
+    missed = [r for r in results if not r.recalled]
+    if missed:
+        print(f"blamed no declared clause: {', '.join(r.name for r in missed)}")
     _write_json(args.json, control_runs, results, elapsed, jobs, args.deterministic)
     return 1 if survivors else 0
 
@@ -339,8 +380,17 @@ def _write_json(
         "deterministic_only": deterministic,
         "seconds": round(elapsed, 2),
         "controls": [asdict(r) for r in controls],
-        "mutants": [{**asdict(r), "killed": r.killed, "hits_intended": r.hits_intended} for r in results],
-        "totals": {"mutants": len(results), "killed": killed, "survived": len(results) - killed},
+        "mutants": [
+            {**asdict(r), "killed": r.killed, "hits_intended": r.hits_intended, "precision": r.precision, "recalled": r.recalled}
+            for r in results
+        ],
+        "totals": {
+            "mutants": len(results),
+            "killed": killed,
+            "survived": len(results) - killed,
+            "precision": round(precision_recall(results)[0], 4),
+            "recall": round(precision_recall(results)[1], 4),
+        },
     }
     Path(path).write_text(json.dumps(doc, indent=2) + "\n")
 

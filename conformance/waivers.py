@@ -1,8 +1,11 @@
 """Waivers: known deviations of a build, declared in a file and reported as WAIVED.
 
 A waived test still runs. If it fails (FAIL, or TIMEOUT) it is reported ``WAIVED`` with the
-waiver's reason — never as a pass; if it passes, the report says the waiver was not needed.
-An ERROR (a broken build or environment) is never waived.
+waiver's reason — never as a pass. A clause waiver covers a failure only when the failed check
+states that clause (the clause the failure counts against), not every clause the test is tagged
+with. The report says a waiver was not needed when what it names passed: the test, for a test
+waiver; the whole clause, for a clause waiver. An ERROR (a broken build or environment) is never
+waived.
 
 File format (``--waivers FILE``), TOML::
 
@@ -72,6 +75,13 @@ class Waivers:
                 if w.kind == kind and w.matches(nodeid, clause_ids):
                     return w
         return None
+
+    def match_test(self, nodeid: str) -> Waiver | None:
+        """The first test waiver that names this test."""
+        return next((w for w in self.entries if w.kind == "test" and w.matches(nodeid, ())), None)
+
+    def clause_waivers(self) -> list[Waiver]:
+        return [w for w in self.entries if w.kind == "clause"]
 
     def __bool__(self) -> bool:
         return bool(self.entries)

@@ -493,6 +493,13 @@ class _SmcSecondaryPsci(SeamCore):
         return super().smc(abi.HF_PRIMARY_VM_ID, x0)
 
 
+@mutant("smc_returns_0", "CALL-7", "an smc that is not PSCI returns 0 instead of -1 (an smc HF_VCPU_RUN looks like YIELD)")
+class _SmcReturns0(SeamCore):
+    def smc(self, vm_id: int, x0: int) -> Outcome:
+        outcome = super().smc(vm_id, x0)
+        return Outcome(0) if outcome.ret == ERR else outcome
+
+
 # =============================================================================================
 # §2 Hypercall numbers
 # =============================================================================================

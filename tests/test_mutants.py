@@ -150,3 +150,37 @@ def test_mutate_core_produces_valid_modules():
     with pytest.raises(IndexError):
         mutate.mutated_source(source, len(found))
     assert Core is mutants.Core
+
+
+@pytest.mark.parametrize(
+    ("name", "selection"),
+    [
+        # run(0, 0) answers YIELD: a refused run is checked once (RUN-2: no switch), not re-run.
+        ("run_primary_yields", "test_run_refused or test_random_systems_match_the_model"),
+        # an smc answers 0, which an smc HF_VCPU_RUN would read as YIELD: the fuzzer must not re-run it.
+        ("smc_returns_0", "test_primary_random_registers or test_smc_from_primary_keeps_registers"),
+    ],
+)
+def test_wrong_value_is_a_bounded_fail_not_a_timeout(name, selection):
+    """A wrong value is a FAIL with expected and actual, in a bounded number of calls: never a
+    TIMEOUT, never a loop. (The subprocess limit is a guard against a hang, not a speed target.)"""
+    build = mutants.CATALOGUE[name]
+    result = selftest.run_one(name, f"reference_hv.mutants:{name}", build, ["-k", selection], timeout=300)
+    assert result.status == "killed", result
+    assert result.blamed and set(result.blamed) <= set(build.clauses), result
+    assert "[FAIL]" in result.example and "expected" in result.example and ", got " in result.example, result
+
+
+def test_precision_and_recall():
+    def run(blamed: list[str], intended: tuple[str, ...]) -> selftest.RunResult:
+        r = selftest.RunResult("m", "hv", intended)
+        r.blamed = blamed
+        return r
+
+    exact, half, none, wrong = run(["SEND-6"], ("SEND-6",)), run(["SEND-6", "CLR-1"], ("SEND-6",)), run([], ("CLR-1",)), run(
+        ["VM-2"], ("CLR-1",)
+    )
+    assert (exact.precision, half.precision, none.precision, wrong.precision) == (1.0, 0.5, None, 0.0)
+    assert (exact.recalled, half.recalled, none.recalled, wrong.recalled) == (True, True, False, False)
+    precision, recall = selftest.precision_recall([exact, half, none, wrong])
+    assert precision == pytest.approx(0.5) and recall == pytest.approx(0.5)

@@ -550,3 +550,147 @@ def test_python_dash_m(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatc
     result = pytester.run(sys.executable, "-m", "conformance", "--list-clauses")
     assert result.ret == 0
     result.stdout.fnmatch_lines(["CALL-1 *MUST*"])
+
+
+# --- exact verdicts: attribution, selection, waiver scope, one label per behaviour ------------------
+
+
+PRECISE_TESTS = """
+import pytest
+from conformance.harness import expect
+from conformance.outcomes import CallTimeout
+
+@pytest.mark.clause("SEND-6", "CLR-1", "VM-2")
+def test_multi_fails_on_clr1(boot):
+    expect("send while unread", 0, 0, clause="SEND-6")
+    expect("clear", 0xFFFF_FFFF_FFFF_FFFF, 0, clause="CLR-1")
+
+@pytest.mark.clause("SEND-6")
+def test_send6_passes(boot):
+    expect("send while unread", 0, 0)
+
+@pytest.mark.clause("VM-2", "SEND-1")
+def test_vm2_passes(boot):
+    pass
+
+@pytest.mark.clause("CALL-6")
+@pytest.mark.impl_defined
+def test_optional_call_never_returns(boot):
+    raise CallTimeout("PSCI CPU_OFF never returned")
+
+@pytest.mark.clause("CALL-6")
+@pytest.mark.impl_defined
+def test_optional_call_no_value(boot):
+    expect("PSCI CPU_OFF returns to the primary", False, True)
+"""
+
+
+def test_failure_counts_against_the_failed_checks_clause_only(fake: pytest.Pytester) -> None:
+    fake.makepyfile(test_fake=PRECISE_TESTS)
+    result = run(fake, "--conformance-json=out.json")
+    assert result.ret == 1
+    data = json.loads((fake.path / "out.json").read_text())
+    status = {c["id"]: c["status"] for c in data["clauses"]}
+    # CLR-1 fails; SEND-6 and VM-2 passed in their own tests and were only not reached here.
+    assert (status["CLR-1"], status["SEND-6"], status["VM-2"]) == ("FAIL", "PASS", "PASS")
+    multi = next(t for t in data["tests"] if t["nodeid"].endswith("test_multi_fails_on_clr1"))
+    assert (multi["outcome"], multi["blamed"]) == ("FAIL", ["CLR-1"])
+    send6 = next(c for c in data["clauses"] if c["id"] == "SEND-6")
+    assert {t["nodeid"].split("::")[1]: t["outcome"] for t in send6["tests"]} == {
+        "test_multi_fails_on_clr1": "BLOCKED",
+        "test_send6_passes": "PASS",
+    }
+    assert (send6["passed"], send6["total"]) == (1, 2)
+    result.stdout.fnmatch_lines(["CLR-1 * FAIL * 0/1  test_fake.py::test_multi_fails_on_clr1: *"])
+
+
+def test_one_label_per_behaviour(fake: pytest.Pytester) -> None:
+    """A call of an implementation-defined part that never returns is a DEVIATION, as is a wrong
+    value there; an ERROR is an error in pytest's own summary too; the exit status agrees."""
+    fake.makepyfile(
+        test_fake=PRECISE_TESTS
+        + """
+@pytest.mark.clause("RUN-5")
+def test_suite_error(boot):
+    raise RuntimeError("broken build")
+"""
+    )
+    result = run(fake, "-k", "optional or suite_error", "--conformance-json=out.json", "--junitxml=j.xml")
+    data = json.loads((fake.path / "out.json").read_text())
+    got = {t["nodeid"].split("::")[1]: t["outcome"] for t in data["tests"]}
+    assert got == {
+        "test_optional_call_never_returns": "DEVIATION",
+        "test_optional_call_no_value": "DEVIATION",
+        "test_suite_error": "ERROR",
+    }
+    # pytest's own summary: 1 error, 2 deviations, nothing "failed"; the exit status is 1 for the error
+    assert result.parseoutcomes() == {"deselected": 3, "errors": 1, "deviation": 2}
+    assert result.ret == 1
+
+
+def test_clause_selection_reports_only_the_selected_clauses(fake: pytest.Pytester) -> None:
+    fake.makepyfile(test_fake=PRECISE_TESTS.replace('expect("clear", 0xFFFF_FFFF_FFFF_FFFF, 0', 'expect("clear", 0, 0'))
+    result = run(fake, "--clause", "SEND-6", "--conformance-json=out.json")
+    assert result.ret == 0
+    data = json.loads((fake.path / "out.json").read_text())
+    status = {c["id"]: c["status"] for c in data["clauses"]}
+    assert status["SEND-6"] == "PASS"
+    # CLR-1 and VM-2 were touched by a SEND-6 test, but none of their own tests ran.
+    assert {cid for cid, s in status.items() if s != "NOT RUN"} == {"SEND-6"}
+    assert data["selection"] == {"clauses": ["SEND-6"], "selected_by": "--clause SEND-6"}
+    result.stdout.fnmatch_lines(["partial run, tests selected by --clause SEND-6*"])
+
+
+def test_keyword_selection_judges_own_clauses_only(fake: pytest.Pytester) -> None:
+    fake.makepyfile(test_fake=PRECISE_TESTS)
+    run(fake, "-k", "vm2_passes", "--conformance-json=out.json")
+    data = json.loads((fake.path / "out.json").read_text())
+    status = {c["id"]: c["status"] for c in data["clauses"]}
+    # test_vm2_passes is VM-2's own test; SEND-1 it only touches on the way.
+    assert {cid for cid, s in status.items() if s != "NOT RUN"} == {"VM-2"}
+    assert data["selection"]["selected_by"] == "-k 'vm2_passes'"
+
+
+def test_clause_waiver_covers_only_failures_of_its_clause(fake: pytest.Pytester) -> None:
+    fake.makepyfile(test_fake=PRECISE_TESTS)
+    fake.path.joinpath("w.toml").write_text('[[waiver]]\nclause = "SEND-6"\nreason = "BUG-12"\n')
+    result = run(fake, "--waivers=w.toml", "--conformance-json=out.json")
+    data = json.loads((fake.path / "out.json").read_text())
+    multi = next(t for t in data["tests"] if t["nodeid"].endswith("test_multi_fails_on_clr1"))
+    assert multi["outcome"] == "FAIL" and multi["waiver"] == ""  # a CLR-1 failure is not SEND-6's to waive
+    # SEND-6 itself passed: its waiver was not needed -- said once for the clause, not per test.
+    assert data["waivers_not_needed"] == [{"clause_waiver": "clause SEND-6: BUG-12"}]
+    result.stdout.fnmatch_lines(["waiver not needed: clause SEND-6: BUG-12 (the clause passed)"])
+    assert not any("waiver not needed: test_fake.py" in line for line in result.stdout.lines)
+
+
+def test_clause_waiver_waives_a_failure_of_its_clause_in_a_multi_clause_test(fake: pytest.Pytester) -> None:
+    fake.makepyfile(test_fake=PRECISE_TESTS)
+    fake.path.joinpath("w.toml").write_text('[[waiver]]\nclause = "CLR-1"\nreason = "BUG-7"\n')
+    result = run(fake, "--waivers=w.toml", "--conformance-json=out.json")
+    data = json.loads((fake.path / "out.json").read_text())
+    multi = next(t for t in data["tests"] if t["nodeid"].endswith("test_multi_fails_on_clr1"))
+    assert (multi["outcome"], multi["waiver"]) == ("WAIVED", "clause CLR-1: BUG-7")
+    assert data["waivers_not_needed"] == []
+    assert result.ret == 0
+
+
+def _result(nodeid: str, tags: tuple[str, ...], outcome: str, blamed: tuple[str, ...] = ()) -> report.TestResult:
+    return report.TestResult(nodeid=nodeid, clauses=tags, outcome=outcome, blamed=blamed)
+
+
+def test_aggregate_whole_and_partial_runs() -> None:
+    tests = [
+        _result("t.py::test_model", ("CALL-2", "SEND-1", "SEND-6"), "FAIL", ("SEND-6",)),
+        _result("t.py::test_send1", ("SEND-1",), "PASS"),
+    ]
+    whole = report.aggregate(tests, "b")
+    status = {r.clause.id: r.status for r in whole.must}
+    assert (status["SEND-6"], status["SEND-1"], status["CALL-2"]) == ("FAIL", "PASS", "BLOCKED")
+    partial = report.aggregate(tests[1:], "b", partial=True, selected_by="-k send1")
+    status = {r.clause.id: r.status for r in partial.must}
+    assert {c for c, s in status.items() if s != "NOT RUN"} == {"SEND-1"} and partial.selected_by == "-k send1"
+    # A failure is reported under its clause even when that clause was not selected.
+    partial = report.aggregate(tests, "b", selection=["SEND-1"])
+    status = {r.clause.id: r.status for r in partial.must}
+    assert {c: s for c, s in status.items() if s != "NOT RUN"} == {"SEND-1": "PASS", "SEND-6": "FAIL"}

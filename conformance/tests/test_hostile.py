@@ -21,7 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conformance.harness import Hv, expect, program, script
+from conformance.harness import YIELD_LIMIT, Hv, expect, program, script
 from conformance.model import ERR
 from conformance.outcomes import CallTimeout, ConformanceFailure
 from conformance.protocol import BuildError, CallOutcome, GuestVM, SystemConfig
@@ -72,7 +72,8 @@ def expect_same_memory(what: str, before: bytes, after: bytes, skip: Sequence[tu
     for lo, hi in [*cuts, (len(before), len(before))]:
         if before[pos:lo] != after[pos:lo]:
             at = pos + next(i for i, (a, b) in enumerate(zip(before[pos:lo], after[pos:lo], strict=True)) if a != b)
-            raise ConformanceFailure(f"{what}: byte at base + {at:#x}", before[at], after[at], "VM-5: no other writer")
+            what_at = f"{what}: byte at base + {at:#x}"
+            raise ConformanceFailure(what_at, before[at], after[at], "VM-5: no other writer", clause="VM-5")
         pos = max(pos, hi)
 
 
@@ -80,17 +81,18 @@ def expect_echo_works(hv: Hv, vm: int, note: str) -> None:
     """``vm`` runs the echo program, configured and blocked in its receive; the primary is configured."""
     msg = b"still here, byte for byte \x00\xff"
     hv.write_send_page(msg)
-    expect(f"{note}: send to the echo VM {vm}", hv.send(vm, len(msg)) in (0, 0xFFFF), True)
-    expect(f"{note}: run(echo)", hv.run(vm), len(msg) << 32 | 0x3)
-    expect(f"{note}: echoed bytes", hv.recv_page(len(msg)), msg)
-    expect(f"{note}: clear", hv.clear(), 0)
+    # The echo VM's vCPU 0 is blocked in its receive: SEND-9 wakes it, the primary learns index 0.
+    expect(f"{note}: send to the echo VM {vm} (its waiting vCPU 0 woken)", hv.send(vm, len(msg)), 0, clause="SEND-9")
+    expect(f"{note}: run(echo)", hv.run(vm, clause="RUN-7"), len(msg) << 32 | 0x3, clause="RUN-7")
+    expect(f"{note}: echoed bytes", hv.recv_page(len(msg)), msg, clause="SEND-7")
+    expect(f"{note}: clear", hv.clear(), 0, clause="CLR-1")
 
 
 def expect_next_boot_unaffected(build: Any) -> None:
     hv = boot_system(build, program("echo"))
     try:
-        expect("next boot: configure", hv.configure(), 0)
-        expect("next boot: run(echo)", hv.run(1), 0x1)
+        expect("next boot: configure", hv.configure(), 0, clause="CFG-5")
+        expect("next boot: run(echo)", hv.run(1, clause="RUN-6"), 0x1, clause="RUN-6")
         expect_echo_works(hv, 1, "next boot")
     finally:
         hv.session.close()
@@ -173,15 +175,20 @@ def test_primary_random_registers(hv_build, hf_settings, record_property):
                     insn = "hvc #0"  # runs are through YIELDs below
                 m.log.append(f"{insn} x0={x0:#x} x1={x1:#x} x2={x2:#x} x3={x3:#x}")
                 counts["calls"] += 1
-                want = model.primary_call(x0, x1, x2, x3) if not insn.startswith("smc") else None
                 if insn.startswith("smc"):  # CALL-7: PSCI for the primary, else -1; nothing else changes
                     want = {0x8400_0000: 2, 0x8400_0006: 2}.get(func, ERR if func & 0xFFFF_FFE0 != 0x8400_0000 else None)
+                    rule = "CALL-7"
+                else:
+                    want = model.primary_call(x0, x1, x2, x3)
+                    rule = model.rule
                 outcome = hv.call_outcome(x0, x1, x2, x3, regs=PRIMARY_REGS, insn=insn)
-                if func == 0xFF00:
-                    while outcome.regs and outcome.regs[0] == 0x0:  # YIELD: run on (RUN-4)
+                if func == 0xFF00 and not insn.startswith("smc"):
+                    for _ in range(YIELD_LIMIT):  # YIELD: run on (RUN-4), boundedly
+                        if not (outcome.regs and outcome.regs[0] == 0x0):
+                            break
                         outcome = hv.call_outcome(x0, x1, x2, x3, regs=PRIMARY_REGS, insn=insn)
-                regs = _returned(m, outcome)
-                m.check(f"primary {insn} x0={x0:#x}", regs[0], want)
+                regs = _returned(m, outcome, rule)
+                m.check(f"primary {insn} x0={x0:#x}", regs[0], want, rule if insn.startswith("smc") else None)
                 _expect_registers(m, insn, regs, (x1, x2, x3))
             m.compare_memory_and_reports("after the fuzzed calls")
             expect_same_memory("the canary VM 3 (never configured, never addressed)", before[3], snapshot(hv, 3))
@@ -194,12 +201,13 @@ def test_primary_random_registers(hv_build, hf_settings, record_property):
     summarise(counts, record_property, "primary")
 
 
-def _returned(m: MailboxMachine, outcome: CallOutcome) -> tuple[int, ...]:
+def _returned(m: MailboxMachine, outcome: CallOutcome, rule: str) -> tuple[int, ...]:
     if outcome.regs:
         return tuple(outcome.regs)
     if outcome.timeout is not None:
-        raise CallTimeout(f"a fuzzed call did not return: {outcome.timeout}\n{m.scenario()}")
-    m.fail("a fuzzed call", "a return to the primary", f"a stop (fault={outcome.fault}, system_off={outcome.system_off})")
+        raise CallTimeout(f"a fuzzed call did not return: {outcome.timeout}\n{m.scenario()}", clause=rule)
+    stop = f"a stop (fault={outcome.fault}, system_off={outcome.system_off})"
+    m.fail("a fuzzed call", "a return to the primary", stop, rule)
     raise AssertionError  # pragma: no cover - fail() raised
 
 
@@ -207,14 +215,15 @@ def _expect_registers(m: MailboxMachine, insn: str, regs: Sequence[int], args: t
     if insn.startswith("smc"):  # CALL-7: only x0 changes
         for n, value in enumerate(args, start=1):
             if regs[n] != value & MASK64:
-                m.fail(f"x{n} after the primary's smc (CALL-7: kept)", value, regs[n])
+                m.fail(f"x{n} after the primary's smc: kept", value, regs[n], "CALL-7")
     else:
         for n in range(1, 18):
             if regs[n] != 0:
-                m.fail(f"x{n} after the primary's {insn} (CALL-5: zero)", 0, regs[n])
+                m.fail(f"x{n} after the primary's {insn}: zero", 0, regs[n], "CALL-5")
+    rule = "CALL-7" if insn.startswith("smc") else "CALL-5"
     for n in range(4 if insn.startswith("smc") else 18, 31):
         if regs[n] != PRIMARY_REGS[n]:
-            m.fail(f"x{n} after the primary's {insn} (preserved)", PRIMARY_REGS[n], regs[n])
+            m.fail(f"x{n} after the primary's {insn}: preserved", PRIMARY_REGS[n], regs[n], rule)
 
 
 @pytest.mark.clause("CALL-6")
@@ -320,8 +329,8 @@ def test_garbage_instruction_streams(hv_build, hf_settings, record_property):
         counts["systems"] += 1
         counts["steps"] += len(lines)
         try:
-            expect("configure", hv.configure(), 0)
-            expect("run(echo)", hv.run(2), 0x1)
+            expect("configure", hv.configure(), 0, clause="CFG-5")
+            expect("run(echo)", hv.run(2, clause="RUN-6"), 0x1, clause="RUN-6")
             echo, canary = snapshot(hv, 2), snapshot(hv, 3)
             primary_pages = hv.session.read(0, hv.base(0) + 0x10000, 0x4000)
             stopped, messages = False, 0
@@ -330,26 +339,29 @@ def test_garbage_instruction_streams(hv_build, hf_settings, record_property):
                 outcome = hv.call_outcome(0xFF00, 1, 0)
                 if not outcome.regs:  # a fault stopped the system (§10 allows it) -- never a timeout
                     if outcome.timeout is not None:
-                        raise CallTimeout(f"run of a garbage VM did not return: {outcome.timeout}\n" + "\n".join(lines))
-                    expect("the system stopped on a fault of VM 1", "VM 1" in str(outcome.fault), True)
+                        msg = f"run of a garbage VM did not return: {outcome.timeout}\n" + "\n".join(lines)
+                        raise CallTimeout(msg, clause="RUN-4")
+                    expect("the system stopped on a fault of VM 1", "VM 1" in str(outcome.fault), True, clause="FAULT")
                     stopped = True
                     break
                 response = outcome.regs[0]
                 code, vm_field, data = response & 0xFF, response >> 16 & 0xFFFF, response >> 32
-                expect(f"run response {response:#x}: a known code, bits 15..8 zero", code <= 3 and response & 0xFF00 == 0, True)
+                known = code <= 3 and response & 0xFF00 == 0
+                expect(f"run response {response:#x}: a known code, bits 15..8 zero", known, True, clause="RUN-3")
                 if code == 0x3:
                     messages += 1
-                    expect("MESSAGE: no vm field, size <= 4096", (vm_field, data <= 4096), (0, True))
-                    expect("clear after a MESSAGE", hv.clear(), 0)
+                    expect("MESSAGE: no vm field, size <= 4096", (vm_field, data <= 4096), (0, True), clause="RUN-7")
+                    expect("clear after a MESSAGE", hv.clear(), 0, clause="CLR-1")
                 if code == 0x2:
                     messages += 1
-                    expect("WAKE_UP names a VM that exists", 2 <= vm_field <= 3, True)
+                    expect("WAKE_UP names a VM that exists", 2 <= vm_field <= 3, True, clause="RUN-8")
                 if code == 0x1:
                     break
             if not stopped:
                 if messages == 0:  # nothing legitimately reached another VM
                     expect_same_memory("the echo VM", echo, snapshot(hv, 2), [(0x14000, REPORT_END)])
-                    expect("the primary's pages", hv.session.read(0, hv.base(0) + 0x10000, 0x4000) == primary_pages, True)
+                    same = hv.session.read(0, hv.base(0) + 0x10000, 0x4000) == primary_pages
+                    expect("the primary's pages", same, True, clause="VM-5")
                 expect_same_memory("the idle canary VM 3", canary, snapshot(hv, 3))
                 if messages == 0:
                     expect_echo_works(hv, 2, "after the garbage VM ran")
@@ -390,15 +402,15 @@ def test_fault_leaves_other_vms_alone(boot, hv_build, kind):
 @pytest.mark.clause("RUN-4", "VM-5")
 def test_runaway_loops_are_preempted_and_contained(boot, hv_build):
     hv = boot(program("spinner"), program("echo"), program("spinner"), time_slice=2000)
-    expect("configure", hv.configure(), 0)
-    expect("run(echo)", hv.run(2), 0x1)
+    expect("configure", hv.configure(), 0, clause="CFG-5")
+    expect("run(echo)", hv.run(2, clause="RUN-6"), 0x1, clause="RUN-6")
     echo = snapshot(hv, 2)
     for lap in range(5):
         for vm in (1, 3):
-            expect(f"lap {lap}: run_once({vm}) of a spinner: preempted", hv.run_once(vm), 0x0)
+            expect(f"lap {lap}: run_once({vm}) of a spinner: preempted", hv.run_once(vm), 0x0, clause="RUN-4")
     expect_same_memory("the echo VM", echo, snapshot(hv, 2))
     expect_echo_works(hv, 2, "between spinners")
-    expect("a spinner is still ready", hv.run_once(1), 0x0)
+    expect("a spinner is still ready", hv.run_once(1), 0x0, clause="RUN-4")
     expect_next_boot_unaffected(hv_build)
 
 
@@ -430,7 +442,7 @@ def test_sends_race_a_clear(hv_build, hf_settings, record_property):
         hv = boot_system(hv_build, *guests)
         counts["systems"] += 1
         try:
-            expect("configure", hv.configure(), 0)
+            expect("configure", hv.configure(), 0, clause="CFG-5")
             canary = snapshot(hv, 3)
             sender_recv = hv.session.read(2, hv.base(2) + 0x11000, 4096)
             next_k = 0
@@ -440,34 +452,35 @@ def test_sends_race_a_clear(hv_build, hf_settings, record_property):
                     payload = bytes((n * 37 + i * 11) & 0xFF for i in range(arg))
                     hv.write_send_page(payload)
                     result = hv.send(1, arg)
-                    expect(f"action {n}: send({arg}) to the two-vCPU receiver", result in (0, 1, 0xFFFF, ERR), True)
+                    ok = result in (0, 1, 0xFFFF, ERR)
+                    expect(f"action {n}: send({arg}) to the two-vCPU receiver", ok, True, clause="SEND-11")
                     if result != ERR:
-                        expect(
-                            f"action {n}: the receiver's recv page holds exactly the message", hv.recv_page(arg, vm=1), payload
-                        )
+                        got = hv.recv_page(arg, vm=1)
+                        expect(f"action {n}: the receiver's recv page holds exactly the message", got, payload, clause="SEND-7")
                 elif kind == "run1":
                     counts["runs"] += 1
-                    response = hv.run(1, arg)
-                    expect(f"action {n}: run(1, {arg}) of the receiver", response, 0x1)
+                    response = hv.run(1, arg, clause="RUN-6")
+                    expect(f"action {n}: run(1, {arg}) of the receiver", response, 0x1, clause="RUN-6")
                 else:
                     counts["runs"] += 1
-                    response = hv.run(2)
+                    response = hv.run(2, clause="RUN-8")
                     if response != 0x1:
                         woken = response >> 32
                         expect(
                             f"action {n}: run(2): WAKE_UP of VM 1",
                             (response & 0xFFFF_FFFF, woken in (0, 1, 0xFFFF)),
                             (0x10002, True),
+                            clause="RUN-8",
                         )
                         # VM 2's sends k = 0..5 differ in size and bytes; a refused one (mailbox not
                         # empty) is skipped by the script, so the one that landed is some k >= the last.
                         landed = [k for k in range(next_k, 6) if hv.recv_page(40 + k, vm=1) == _filled(k)]
-                        expect(f"action {n}: VM 1's recv page holds exactly one of VM 2's next messages", bool(landed), True)
+                        what = f"action {n}: VM 1's recv page holds exactly one of VM 2's next messages"
+                        expect(what, bool(landed), True, clause="SEND-7")
                         next_k = landed[0] + 1
             expect_same_memory("the idle canary VM 3", canary, snapshot(hv, 3))
-            expect(
-                "VM 2's recv page (nobody writes to VM 2)", hv.session.read(2, hv.base(2) + 0x11000, 4096) == sender_recv, True
-            )
+            same = hv.session.read(2, hv.base(2) + 0x11000, 4096) == sender_recv
+            expect("VM 2's recv page (nobody writes to VM 2)", same, True, clause="VM-5")
         finally:
             hv.session.close()
 

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
-from conformance.harness import Hv
+from conformance.harness import YIELD_LIMIT, Hv
 from conformance.model import ERR, Model, describe_step, first_difference
 from conformance.outcomes import ConformanceFailure
 from conformance.protocol import BuildError, GuestVM, SystemConfig
@@ -131,23 +131,36 @@ class MailboxMachine(RuleBasedStateMachine):
         lines = ["scenario (shrunk by Hypothesis):", *self.model.describe_scripts(), "primary:"]
         return "\n".join(lines + [f"  {line}" for line in self.log])
 
-    def fail(self, what: str, expected: object, actual: object) -> None:
+    def fail(self, what: str, expected: object, actual: object, clause: str) -> None:
+        """A mismatch, counted against ``clause``: the rule the model applied to get ``expected``."""
         self.failed = True
-        raise ConformanceFailure(what, expected, actual, "\n" + self.scenario())
+        raise ConformanceFailure(f"{what} ({clause})", expected, actual, "\n" + self.scenario(), clause=clause)
 
-    def check(self, what: str, actual: int, expected: int | None) -> None:
+    def check(self, what: str, actual: int, expected: int | None, clause: str | None = None) -> None:
+        """``expected`` is what the model just computed; ``clause`` defaults to the rule it applied."""
+        assert self.model is not None
         self.log[-1] += f" -> {actual:#x}" + ("" if expected in (None, actual) else f" (model: {expected:#x})")
         if expected is not None and actual != expected:
-            self.fail(what, expected, actual)
+            self.fail(what, expected, actual, clause or self.model.rule_for(expected, actual))
 
-    def call(self, what: str, x0: int, x1: int = 0, x2: int = 0, insn: str = "hvc #0") -> tuple[int, ...]:
+    def primary(self, what: str, checked: str, x0: int, x1: int = 0, x2: int = 0, insn: str = "hvc #0") -> None:
+        """The primary makes one call; its x0 is compared with the model's (computed first, so a
+        call that does not return counts against the rule that says what it returns)."""
+        assert self.model is not None
+        want = self.model.primary_call(x0, x1, x2)
+        regs = self.call(what, x0, x1, x2, insn=insn, clause=self.model.rule)
+        self.check(checked, regs[0], want)
+
+    def call(
+        self, what: str, x0: int, x1: int = 0, x2: int = 0, insn: str = "hvc #0", clause: str | None = None
+    ) -> tuple[int, ...]:
         assert self.hv is not None
         self.log.append(f"{what}: {insn} x0={x0:#x} x1={x1:#x} x2={x2:#x}")
         self.counts["calls"] += 1
-        regs = self.hv.call_regs(x0, x1, x2, insn=insn)
+        regs = self.hv.call_regs(x0, x1, x2, insn=insn, clause=clause)
         for n in range(1, 18):
             if regs[n] != 0:
-                self.fail(f"{what}: x{n} after the primary's hvc (CALL-5)", 0, regs[n])
+                self.fail(f"{what}: x{n} after the primary's hvc", 0, regs[n], "CALL-5")
         return regs
 
     # --- boot -----------------------------------------------------------------------------------
@@ -175,8 +188,7 @@ class MailboxMachine(RuleBasedStateMachine):
                 self.model.write(vm, base + page, data)
         if configure:
             send, recv = bases[0] + 0x10000, bases[0] + 0x11000
-            regs = self.call("configure(own+0x10000, own+0x11000)", 0xFF03, send, recv)
-            self.check("the primary's HF_VM_CONFIGURE", regs[0], self.model.primary_call(0xFF03, send, recv))
+            self.primary("configure(own+0x10000, own+0x11000)", "the primary's HF_VM_CONFIGURE", 0xFF03, send, recv)
 
     def teardown(self) -> None:
         if self.hv is None:
@@ -196,20 +208,25 @@ class MailboxMachine(RuleBasedStateMachine):
         for vm in model.secondaries:
             got = hv.reports(vm.id)
             want = vm.reports
-            if len(got) != len(want):
-                self.fail(
-                    f"{when}: VM {vm.id}'s number of reports (steps completed)",
-                    len(want),
-                    f"{len(got)}: {[hex(r[0]) for r in got]}",
-                )
-            for n, (g, w) in enumerate(zip(got, want, strict=True)):
+            for n, (g, w) in enumerate(zip(got, want, strict=False)):
                 for reg, (gv, wv) in enumerate(zip(g, w.regs, strict=True)):
                     if wv is not None and gv != wv:
                         self.fail(
                             f"{when}: VM {vm.id}'s report #{n} (step [{w.step}] {describe_step(vm.steps[w.step])}): x{reg}",
                             wv,
                             gv,
+                            (w.rule or "CALL-1") if reg == 0 else w.regs_rule,
                         )
+            if len(got) != len(want):
+                # Fewer: the build did not complete the step the model completed next (its rule);
+                # more: it ran past the point where the model's vCPU stopped (the rule that stopped it).
+                rule = (want[len(got)].rule or "CALL-1") if len(got) < len(want) else (vm.stop_rule or "VM-4")
+                self.fail(
+                    f"{when}: VM {vm.id}'s number of reports (steps completed)",
+                    len(want),
+                    f"{len(got)}: {[hex(r[0]) for r in got]}",
+                    rule,
+                )
         for state in model.vms:
             for page in PRIMARY_PAGES if state.id == 0 else SECONDARY_PAGES:
                 addr = state.base + page
@@ -218,7 +235,12 @@ class MailboxMachine(RuleBasedStateMachine):
                 at = first_difference(expected, mask, actual)
                 if at is not None:
                     role = " (its recv page)" if addr == state.recv else " (its send page)" if addr == state.send else ""
-                    self.fail(f"{when}: VM {state.id}'s byte at base + {page + at:#x}{role}", expected[at], actual[at])
+                    self.fail(
+                        f"{when}: VM {state.id}'s byte at base + {page + at:#x}{role}",
+                        expected[at],
+                        actual[at],
+                        state.page_rule(addr),
+                    )
 
     # --- the primary's rules ------------------------------------------------------------------------
 
@@ -240,8 +262,8 @@ class MailboxMachine(RuleBasedStateMachine):
     def configure(self, pages: tuple[tuple[str, int], tuple[str, int]], alias: int) -> None:
         assert self.hv is not None and self.model is not None
         send, recv = (self.hv.base(1 if kind == "vm1" else 0) + off for kind, off in pages)
-        regs = self.call(f"configure({pages[0][0]}+{pages[0][1]:#x}, {pages[1][0]}+{pages[1][1]:#x})", 0xFF03 | alias, send, recv)
-        self.check("the primary's HF_VM_CONFIGURE", regs[0], self.model.primary_call(0xFF03 | alias, send, recv))
+        what = f"configure({pages[0][0]}+{pages[0][1]:#x}, {pages[1][0]}+{pages[1][1]:#x})"
+        self.primary(what, "the primary's HF_VM_CONFIGURE", 0xFF03 | alias, send, recv)
 
     @rule(to=targets, size=sizes, seed=st.integers(0, 255), alias=fids, insn=st.sampled_from(HVC))
     def send(self, to: int, size: int, seed: int, alias: int, insn: str) -> None:
@@ -250,26 +272,31 @@ class MailboxMachine(RuleBasedStateMachine):
         payload = bytes((seed + i * 7 + (i >> 8) * seed) & 0xFF for i in range(4096))
         self.hv.session.write(0, page, payload)
         self.model.write(0, page, payload)
-        regs = self.call(
-            f"write payload (seed {seed}) to {page:#x}; send({to:#x}, {size:#x})", 0xFF04 | alias, to, size, insn=insn
-        )
-        self.check(
-            f"the primary's HF_MAILBOX_SEND({to:#x}, {size:#x})", regs[0], self.model.primary_call(0xFF04 | alias, to, size)
-        )
+        what = f"write payload (seed {seed}) to {page:#x}; send({to:#x}, {size:#x})"
+        self.primary(what, f"the primary's HF_MAILBOX_SEND({to:#x}, {size:#x})", 0xFF04 | alias, to, size, insn=insn)
 
     def _run(self, vm: int, vcpu: int, alias: int) -> None:
         assert self.hv is not None and self.model is not None
         self.log.append(f"run({vm:#x}, {vcpu:#x}) through YIELDs")
         self.counts["calls"] += 1
-        actual = self.hv.run(vm, vcpu) if alias == 0 else self._run_alias(vm, vcpu, alias)
-        self.check(f"HF_VCPU_RUN({vm:#x}, {vcpu:#x})", actual, self.model.primary_call(0xFF00 | alias, vm, vcpu))
+        want = self.model.primary_call(0xFF00 | alias, vm, vcpu)
+        rule = self.model.rule
+        actual = self.hv.run(vm, vcpu, clause=rule) if alias == 0 else self._run_alias(vm, vcpu, alias, rule)
+        if want is not None and actual != want:
+            # The run's response is where the run ended; a step that went differently on the way
+            # (a report or a page) is the earlier, more precise difference: report that first.
+            self.log[-1] += f" -> {actual:#x} (model: {want:#x})"
+            self.compare_memory_and_reports(f"after run({vm:#x}, {vcpu:#x})")
+            self.log[-1] = self.log[-1].rsplit(" -> ", 1)[0]
+        self.check(f"HF_VCPU_RUN({vm:#x}, {vcpu:#x})", actual, want)
         self.counts["runs"] += 1
         self.compare_memory_and_reports(f"after run({vm:#x}, {vcpu:#x})")
 
-    def _run_alias(self, vm: int, vcpu: int, alias: int) -> int:
+    def _run_alias(self, vm: int, vcpu: int, alias: int, rule: str) -> int:
+        """Like ``Hv.run`` with an aliased function ID: YIELD (0x0) if it never stops yielding."""
         assert self.hv is not None
-        for _ in range(1000):
-            response = self.hv.call(0xFF00 | alias, vm, vcpu)
+        for _ in range(YIELD_LIMIT):
+            response = self.hv.call(0xFF00 | alias, vm, vcpu, clause=rule)
             if response != 0:
                 return response
         return 0
@@ -300,22 +327,18 @@ class MailboxMachine(RuleBasedStateMachine):
     @rule(alias=fids)
     def clear(self, alias: int) -> None:
         assert self.model is not None
-        regs = self.call("clear()", 0xFF06 | alias)
-        self.check("the primary's HF_MAILBOX_CLEAR", regs[0], self.model.primary_call(0xFF06 | alias))
+        self.primary("clear()", "the primary's HF_MAILBOX_CLEAR", 0xFF06 | alias)
 
     @rule(block=blocks)
     def receive(self, block: int) -> None:
         assert self.model is not None
-        regs = self.call(f"receive({block:#x})", 0xFF05, block)
-        self.check("the primary's HF_MAILBOX_RECEIVE", regs[0], self.model.primary_call(0xFF05, block))
+        self.primary(f"receive({block:#x})", "the primary's HF_MAILBOX_RECEIVE", 0xFF05, block)
 
     @rule(vm=st.sampled_from([1, 2, 3, 4, 5, 0xFFFF_FFFF, 0x1_0000_0001]), alias=fids)
     def counts_(self, vm: int, alias: int) -> None:
         assert self.model is not None
-        regs = self.call("vm_count()", 0xFF01 | alias)
-        self.check("HF_VM_GET_COUNT", regs[0], self.model.primary_call(0xFF01 | alias))
-        regs = self.call(f"vcpu_count({vm:#x})", 0xFF02 | alias, vm)
-        self.check(f"HF_VCPU_GET_COUNT({vm:#x})", regs[0], self.model.primary_call(0xFF02 | alias, vm))
+        self.primary("vm_count()", "HF_VM_GET_COUNT", 0xFF01 | alias)
+        self.primary(f"vcpu_count({vm:#x})", f"HF_VCPU_GET_COUNT({vm:#x})", 0xFF02 | alias, vm)
 
     @invariant()
     def booted(self) -> None:
