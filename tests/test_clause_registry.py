@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
+
+import pytest
 
 from conformance import clauses
 
@@ -23,8 +26,12 @@ def test_registry_matches_the_spec() -> None:
 
 
 def test_vendored_spec_is_the_shared_one() -> None:
-    # CI clones the repository with shared/ beside it; a developer's checkout has it too.
-    assert SHARED_SPEC.exists(), f"the normative text is expected at {SHARED_SPEC}"
+    # The workspace's shared/ sits beside the repository in CI and a team checkout; a fresh
+    # clone elsewhere has none, and skips -- unless HFCONFORM_REQUIRE_SHARED=1 (set by .ci/run).
+    if not SHARED_SPEC.exists():
+        if os.environ.get("HFCONFORM_REQUIRE_SHARED") == "1":
+            pytest.fail(f"HFCONFORM_REQUIRE_SHARED=1 but the normative text is not at {SHARED_SPEC}")
+        pytest.skip(f"no workspace spec at {SHARED_SPEC}: clone beside shared/ (or set HFCONFORM_REQUIRE_SHARED=1 to require it)")
     assert SPEC.read_text() == SHARED_SPEC.read_text(), "docs/spec is out of date: copy shared/spec again"
 
 
