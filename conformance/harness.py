@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from conformance import decode
 from conformance.outcomes import CallTimeout, ClauseArg, ConformanceFailure, GuestFault
 from conformance.protocol import Build, CallOutcome, GuestVM, Session, describe_trace
 from guest_asm import abi, programs
@@ -57,8 +58,12 @@ class Hv:
     ) -> CallOutcome:
         """The primary executes one call; the outcome as the build reports it (may be a stop)."""
         outcome = self.session.call(x0, x1, x2, x3, regs=regs, insn=insn)
-        shown = f"{insn} x0={x0:#x} x1={x1:#x} x2={x2:#x} x3={x3:#x}"
-        self.log.append(f"{shown} -> {outcome.regs[0]:#x}" if outcome.regs else f"{shown} -> stopped")
+        shown = f"{insn} {decode.call_name(x0)} x1={x1:#x} x2={x2:#x} x3={x3:#x}"
+        if outcome.regs:
+            result = decode.shown(outcome.regs[0], decode.call_name(x0))
+            self.log.append(f"{shown} -> {result}")
+        else:
+            self.log.append(f"{shown} -> stopped")
         return outcome
 
     def call_regs(

@@ -52,8 +52,9 @@ class ConformanceFailure(AssertionError):
         self.expected = expected
         self.actual = actual
         self.note = note
-        exp = hex64(expected) if isinstance(expected, int) else repr(expected)
-        act = hex64(actual) if isinstance(actual, int) else repr(actual)
+        from conformance.decode import shown
+
+        exp, act = shown(expected, what), shown(actual, what)
         text = f"{what}: expected {exp}, got {act}"
         super().__init__(f"{text} ({note})" if note else text)
 

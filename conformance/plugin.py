@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from conformance import clauses, outcomes, report
+from conformance import clauses, decode, outcomes, report
 from conformance.outcomes import ConformanceFailure
 from conformance.protocol import Build, BuildError, SystemConfig, describe_trace
 from conformance.waivers import WaiverError, Waivers
@@ -454,8 +454,8 @@ def _failure_props(item: pytest.Item, exc: BaseException | None) -> list[tuple[s
         exp, act = exc.expected, exc.actual
         props += [
             ("what", exc.what),
-            ("expected", outcomes.hex64(exp) if isinstance(exp, int) else repr(exp)),
-            ("actual", outcomes.hex64(act) if isinstance(act, int) else repr(act)),
+            ("expected", decode.shown(exp, exc.what)),
+            ("actual", decode.shown(act, exc.what)),
         ]
         if exc.note:
             props.append(("message", exc.note))

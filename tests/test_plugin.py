@@ -172,7 +172,7 @@ def test_outcomes_letters_and_exit_status(fake: pytest.Pytester) -> None:
     fail = next(t for t in data["tests"] if t["nodeid"].endswith("test_fail"))
     assert (fail["what"], fail["expected"], fail["actual"]) == (
         "send to a full mailbox",
-        "0xffffffffffffffff",
+        "0xffffffffffffffff (-1)",
         "0x0000000000000000",
     )
     assert fail["calls"] == ["hvc #0 x0=0xff04 x1=0x1 x2=0x16 x3=0x0 -> 0x0"]
@@ -694,3 +694,18 @@ def test_aggregate_whole_and_partial_runs() -> None:
     partial = report.aggregate(tests, "b", selection=["SEND-1"])
     status = {r.clause.id: r.status for r in partial.must}
     assert {c: s for c, s in status.items() if s != "NOT RUN"} == {"SEND-1": "PASS", "SEND-6": "FAIL"}
+
+
+def test_values_are_decoded_beside_the_hex() -> None:
+    from conformance import decode
+
+    assert decode.shown(0x1, "run(1, 0)") == "0x0000000000000001 (WAIT_FOR_INTERRUPT)"
+    assert decode.shown(0x3, "HF_VCPU_RUN(0x1, 0x0)") == "0x0000000000000003 (MESSAGE, size 0)"
+    assert decode.shown(0x0000FFFF00020002, "run(1, 0): VM 1 sends to VM 2") == "0x0000ffff00020002 (WAKE_UP VM 2, none waiting)"
+    assert decode.shown(0x0000001600000001, "VM 1's receive") == "0x0000001600000001 (message from VM 1, size 22)"
+    assert decode.shown(0xFFFF_FFFF_FFFF_FFFF, "clear") == "0xffffffffffffffff (-1)"
+    assert decode.shown(0xFFFF, "the primary's send") == "0x000000000000ffff (0xffff: no vCPU was waiting)"
+    assert decode.shown(5, "HF_VM_GET_COUNT") == "0x0000000000000005"
+    assert decode.shown((1, 2), "x") == "(1, 2)"
+    assert decode.call_name(0xFF04) == "HF_MAILBOX_SEND" and decode.call_name(0x4000FF04) == "HF_MAILBOX_SEND (x0=0x4000ff04)"
+    assert decode.call_name(0x1234) == "0x1234"
