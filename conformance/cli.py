@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", dest="workers", metavar="N", help="run in N processes (pytest-xdist; 'auto' allowed)")
     p.add_argument("--json", metavar="PATH", help="write the JSON summary")
     p.add_argument("--report", metavar="PATH", help="write a report (.html or .md)")
+    p.add_argument(
+        "--junit", metavar="PATH", help="write JUnit XML of the verdicts (ERROR as error, DEVIATION/WAIVED as skipped)"
+    )
     p.add_argument("--waivers", metavar="FILE", help="waiver file (TOML or JSON)")
     p.add_argument("--list-clauses", action="store_true", help="print the clause registry and exit")
     return p
@@ -69,6 +72,8 @@ def pytest_args(ns: argparse.Namespace, extra: Sequence[str]) -> list[str]:
         args += ["--conformance-json", ns.json]
     if ns.report:
         args += ["--conformance-report", ns.report]
+    if ns.junit:
+        args += ["--conformance-junit", ns.junit]
     if ns.waivers:
         args += ["--waivers", ns.waivers]
     return [*args, *extra]

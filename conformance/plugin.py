@@ -160,6 +160,7 @@ class _State:
     waivers: Waivers
     json_path: str | None
     report_path: str | None
+    junit_path: str | None
     table: bool
     is_worker: bool
     build: Build | None = None
@@ -224,6 +225,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--waivers", dest="hf_waivers", default=None, metavar="FILE", help="waiver file (TOML or JSON)")
     group.addoption("--conformance-json", dest="hf_json", default=None, metavar="PATH", help="write the JSON summary here")
     group.addoption("--conformance-report", dest="hf_report", default=None, metavar="PATH", help="write a report: .html or .md")
+    group.addoption(
+        "--conformance-junit",
+        dest="hf_junit",
+        default=None,
+        metavar="PATH",
+        help="write JUnit XML from the conformance verdicts (ERROR as <error>, DEVIATION/WAIVED as <skipped>)",
+    )
     group.addoption("--no-clause-table", dest="hf_no_table", action="store_true", help="do not print the clause table")
     parser.addini(
         _REGISTRY_CHECK_INI,
@@ -260,6 +268,7 @@ def pytest_configure(config: pytest.Config) -> None:
         waivers=waivers,
         json_path=config.getoption("hf_json"),
         report_path=report_path,
+        junit_path=config.getoption("hf_junit"),
         table=not config.getoption("hf_no_table"),
         is_worker=hasattr(config, "workerinput"),
     )
@@ -648,7 +657,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if state.build is not None:
             out["hfconform_build"] = state.build.name
         return
-    if not state.active and not (state.json_path or state.report_path):
+    if not state.active and not (state.json_path or state.report_path or state.junit_path):
         return
     if config.option.collectonly:
         return  # nothing was meant to run: no verdict, no guard
@@ -681,7 +690,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         w.describe() for w in state.waivers.clause_waivers() if status.get(w.key) == outcomes.PASS
     ]
     state.summary = summary
-    for path, writer in ((state.json_path, report.write_json), (state.report_path, report.write_report)):
+    writers = (
+        (state.json_path, report.write_json),
+        (state.report_path, report.write_report),
+        (state.junit_path, report.write_junit),
+    )
+    for path, writer in writers:
         if path:
             try:
                 writer(summary, path)

@@ -311,6 +311,78 @@ def to_json(summary: Summary, *, durations: bool = True) -> dict[str, Any]:
     return out
 
 
+# --------------------------------------------------------------------------------------------
+# JUnit XML
+# --------------------------------------------------------------------------------------------
+
+#: How each outcome appears in JUnit: (element, type). PASS has none; DEVIATION and WAIVED are
+#: skips a CI shows (never failures), ERROR is an error (a broken build or environment).
+_JUNIT = {
+    outcomes.FAIL: ("failure", "FAIL"),
+    outcomes.TIMEOUT: ("failure", "TIMEOUT"),
+    outcomes.ERROR: ("error", "ERROR"),
+    outcomes.SKIP: ("skipped", "SKIP"),
+    outcomes.DEVIATION: ("skipped", "DEVIATION"),
+    outcomes.WAIVED: ("skipped", "WAIVED"),
+}
+
+
+def to_junit(summary: Summary) -> str:
+    """The run as JUnit XML (pytest's xunit2 family: properties on the suite only), one testcase
+    per test; a failure's message starts with the clause(s) it counts against."""
+    import xml.etree.ElementTree as ET
+
+    counts = Counter(_JUNIT.get(t.outcome, ("", ""))[0] for t in summary.tests)
+    suites = ET.Element("testsuites")
+    suite = ET.SubElement(
+        suites,
+        "testsuite",
+        name="hafnium-conformance",
+        tests=str(len(summary.tests)),
+        failures=str(counts["failure"]),
+        errors=str(counts["error"]),
+        skipped=str(counts["skipped"]),
+        time=f"{sum(t.duration for t in summary.tests):.3f}",
+        timestamp=summary.generated,
+    )
+    props = ET.SubElement(suite, "properties")
+    for name, value in (("profile", summary.profile), ("build", summary.build), ("selected_by", summary.selected_by)):
+        ET.SubElement(props, "property", name=name, value=value)
+    for t in summary.tests:
+        path, _, name = t.nodeid.partition("::")
+        classname = path.removesuffix(".py").replace("/", ".")
+        case = ET.SubElement(suite, "testcase", classname=classname, name=name, time=f"{t.duration:.3f}")
+        kind = _JUNIT.get(t.outcome)
+        if kind is None:
+            continue
+        against = ",".join(t.blamed or t.clauses)
+        label = f"{t.outcome} {against}" if t.outcome != outcomes.SKIP else t.outcome
+        detail = "\n".join(
+            line
+            for line in (
+                f"clauses tagged: {', '.join(t.clauses)}",
+                f"counts against: {against}",
+                f"waiver: {t.waiver}" if t.waiver else "",
+                f"checked: {t.what}" if t.what else "",
+                f"expected (spec): {t.expected}" if t.what else "",
+                f"actual (build): {t.actual}" if t.what else "",
+                t.message,
+            )
+            if line
+        )
+        element = ET.SubElement(case, kind[0], type=kind[1], message=_clip(f"{label}: {t.failure_line}", 1000))
+        if kind[0] != "skipped":
+            element.text = detail
+        else:
+            ET.SubElement(case, "system-out").text = detail
+    ET.indent(suites)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+
+
+def write_junit(summary: Summary, path: str | Path) -> None:
+    Path(path).write_text(to_junit(summary), encoding="utf-8")
+
+
 def write_json(summary: Summary, path: str | Path) -> None:
     Path(path).write_text(json.dumps(to_json(summary), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 

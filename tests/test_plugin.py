@@ -709,3 +709,33 @@ def test_values_are_decoded_beside_the_hex() -> None:
     assert decode.shown((1, 2), "x") == "(1, 2)"
     assert decode.call_name(0xFF04) == "HF_MAILBOX_SEND" and decode.call_name(0x4000FF04) == "HF_MAILBOX_SEND (x0=0x4000ff04)"
     assert decode.call_name(0x1234) == "0x1234"
+
+
+def test_conformance_junit_tells_the_same_story(fake: pytest.Pytester) -> None:
+    fake.makepyfile(
+        test_fake=PRECISE_TESTS
+        + """
+@pytest.mark.clause("RUN-5")
+def test_suite_error(boot):
+    raise RuntimeError("broken build")
+"""
+    )
+    result = run(fake, "--conformance-junit=c.xml")
+    assert result.ret == 1
+    suite = ET.parse(fake.path / "c.xml").getroot().find("testsuite")
+    assert suite is not None and suite.get("name") == "hafnium-conformance"
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors"), suite.get("skipped")) == ("6", "1", "1", "2")
+    cases = {c.get("name"): c for c in suite.iter("testcase")}
+    failure = cases["test_multi_fails_on_clr1"].find("failure")
+    assert failure is not None and failure.get("type") == "FAIL"
+    assert (failure.get("message") or "").startswith(
+        "FAIL CLR-1: clear: expected 0x0000000000000000, got 0xffffffffffffffff (-1)"
+    )
+    error = cases["test_suite_error"].find("error")
+    assert error is not None and error.get("type") == "ERROR"
+    for name in ("test_optional_call_never_returns", "test_optional_call_no_value"):
+        skipped = cases[name].find("skipped")
+        assert skipped is not None and skipped.get("type") == "DEVIATION"
+    assert list(cases["test_send6_passes"]) == []
+    assert {p.get("name"): p.get("value") for p in suite.iter("property")}["build"] == "fake"
+    assert all(c.find("properties") is None for c in suite.iter("testcase"))  # xunit2: suite-level only
