@@ -78,31 +78,46 @@ def resolve_build(spec: str) -> Build:
     known = known_builds()
     target = known.get(spec, spec)
     names = ", ".join(sorted(known)) or "(none)"
-    if ":" not in target:
-        raise BuildSpecError(f"--hv {spec!r}: not a known build entry point and not 'module:attr'. Known entry points: {names}")
     modname, _, attr = target.partition(":")
+    if ":" not in target or not modname.strip() or not attr.strip() or modname.startswith("."):
+        raise BuildSpecError(
+            f"--hv {spec!r}: not a known build entry point and not 'module:attr' (an absolute module name and an "
+            f"attribute). Known entry points: {names}"
+        )
     try:
         obj: Any = importlib.import_module(modname)
     except ImportError as e:
         raise BuildSpecError(f"--hv {spec!r}: cannot import module {modname!r}: {e}. Known entry points: {names}") from None
+    except (Exception, SystemExit) as e:  # noqa: BLE001 - the user's module failed while importing: say so, no traceback
+        where = f" ({e.filename}, line {e.lineno})" if isinstance(e, SyntaxError) else ""
+        raise BuildSpecError(f"--hv {spec!r}: importing module {modname!r} failed: {type(e).__name__}: {e}{where}") from None
     for part in attr.split("."):
         try:
             obj = getattr(obj, part)
         except AttributeError:
             msg = f"--hv {spec!r}: module {modname!r} has no attribute {attr!r}. Known entry points: {names}"
             raise BuildSpecError(msg) from None
+        except Exception as e:  # noqa: BLE001 - a module __getattr__ that fails
+            raise BuildSpecError(f"--hv {spec!r}: reading {attr!r} of {modname!r} failed: {type(e).__name__}: {e}") from None
     if isinstance(obj, type) or (not hasattr(obj, "boot") and callable(obj)):
         try:
             obj = obj()
         except Exception as e:  # noqa: BLE001 - a factory that fails is the user's build, report it plainly
             raise BuildSpecError(f"--hv {spec!r}: calling {target} failed: {type(e).__name__}: {e}") from None
-    if not callable(getattr(obj, "boot", None)) or not isinstance(getattr(obj, "name", None), str):
-        raise BuildSpecError(f"--hv {spec!r}: {target} is not a build (needs a str 'name' and a 'boot(config)' method)")
-    if not hasattr(obj, "capabilities"):
+    try:
+        name, boot = getattr(obj, "name", None), getattr(obj, "boot", None)
+        caps = getattr(obj, "capabilities", None)
+    except Exception as e:  # noqa: BLE001 - a property of the build that raises
+        raise BuildSpecError(f"--hv {spec!r}: reading the build {target}'s attributes failed: {type(e).__name__}: {e}") from None
+    if not callable(boot) or not isinstance(name, str) or not name:
+        raise BuildSpecError(f"--hv {spec!r}: {target} is not a build (needs a non-empty str 'name' and a 'boot(config)' method)")
+    if caps is None:
         try:
             obj.capabilities = frozenset()
         except AttributeError:
             raise BuildSpecError(f"--hv {spec!r}: {target} has no 'capabilities'") from None
+    elif not isinstance(caps, (set, frozenset, tuple, list)) or not all(isinstance(c, str) for c in caps):
+        raise BuildSpecError(f"--hv {spec!r}: {target}.capabilities must be a set of strings, not {type(caps).__name__}")
     return obj  # type: ignore[no-any-return]
 
 
@@ -116,6 +131,8 @@ def parse_clause_selection(values: Sequence[str]) -> list[str]:
     selected: list[str] = []
     families = {cid.rsplit("-", 1)[0] for cid in clauses.BY_ID}
     for value in values:
+        if not value.replace(",", "").strip():
+            raise pytest.UsageError(f"--clause {value!r}: names no clause (e.g. --clause SEND-6 or --clause SEND)")
         for raw in value.split(","):
             cid = raw.strip().upper()
             if not cid:
@@ -251,6 +268,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "requires(*capabilities): build capabilities the test needs; skipped without them")
     config.addinivalue_line("markers", "impl_defined: the test checks an implementation-defined part (failure = deviation)")
     hv = config.getoption("hf_hv")
+    if hv is not None and not hv.strip():
+        raise pytest.UsageError("--hv '': names no build (an entry point such as 'reference', 'module:attr' or 'qemu:IMAGE')")
     selection = parse_clause_selection(config.getoption("hf_clause") or [])
     waivers = Waivers()
     if path := config.getoption("hf_waivers"):
@@ -259,8 +278,16 @@ def pytest_configure(config: pytest.Config) -> None:
         except WaiverError as e:
             raise pytest.UsageError(str(e)) from None
     report_path = config.getoption("hf_report")
-    if report_path and Path(report_path).suffix.lower() not in (".html", ".htm", ".md", ".markdown"):
+    if report_path is not None and Path(report_path).suffix.lower() not in (".html", ".htm", ".md", ".markdown"):
         raise pytest.UsageError(f"--conformance-report {report_path!r}: the file name must end in .html or .md")
+    if not hasattr(config, "workerinput"):
+        for option, path in (
+            ("--conformance-json", config.getoption("hf_json")),
+            ("--conformance-report", report_path),
+            ("--conformance-junit", config.getoption("hf_junit")),
+        ):
+            if path is not None and (problem := _unwritable(path)):
+                raise pytest.UsageError(f"{option} {path!r}: {problem}")
     state = _State(
         hv_spec=hv or DEFAULT_HV,
         hv_explicit=hv is not None,
@@ -327,6 +354,23 @@ def _selected_by(config: pytest.Config, items: Sequence[pytest.Item], state: _St
             missing = sorted(p.name for p in suite_files - collected)
             parts.append("a subset of the suite's files (without " + ", ".join(missing) + ")")
     return "; ".join(parts)
+
+
+def _unwritable(path: str) -> str:
+    """Why a report cannot be written at ``path`` ("" if it can), checked before the suite runs."""
+    import os
+
+    if not path.strip():
+        return "an empty file name"
+    p = Path(path)
+    if p.is_dir():
+        return "is a directory"
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        return f"the directory {str(parent)!r} does not exist"
+    if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        return "not writable"
+    return ""
 
 
 def _whole_suite(config: pytest.Config, state: _State) -> bool:
@@ -700,8 +744,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             try:
                 writer(summary, path)
                 state.written.append(str(path))
-            except OSError as e:
+            except OSError as e:  # a report asked for and not written fails the run
                 state.written.append(f"{path} (FAILED: {e})")
+                if session.exitstatus == pytest.ExitCode.OK:
+                    session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 _COLOURS = {

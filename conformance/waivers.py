@@ -126,6 +126,8 @@ def load(path: str | Path) -> Waivers:
         text = p.read_text(encoding="utf-8")
     except OSError as e:
         raise WaiverError(f"cannot read waiver file {p}: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        raise WaiverError(f"waiver file {p} is not UTF-8 text (byte {e.start}: {e.reason})") from None
     suffix = p.suffix.lower()
     try:
         if suffix == ".toml":
@@ -139,4 +141,8 @@ def load(path: str | Path) -> Waivers:
                 data = tomllib.loads(text)
     except (json.JSONDecodeError, tomllib.TOMLDecodeError) as e:
         raise WaiverError(f"waiver file {p} is not valid {suffix.lstrip('.') or 'JSON/TOML'}: {e}") from None
+    except RecursionError:
+        raise WaiverError(f"waiver file {p} is nested too deeply") from None
+    except ValueError as e:  # e.g. an integer longer than Python's digit limit
+        raise WaiverError(f"waiver file {p} cannot be read: {e}") from None
     return parse(data, str(p))

@@ -739,3 +739,79 @@ def test_suite_error(boot):
     assert list(cases["test_send6_passes"]) == []
     assert {p.get("name"): p.get("value") for p in suite.iter("property")}["build"] == "fake"
     assert all(c.find("properties") is None for c in suite.iter("testcase"))  # xunit2: suite-level only
+
+
+# --- hostile input to the CLI: one line and a non-zero exit, never a traceback ---------------------
+
+BAD_MODULES = {
+    "raises_runtime": "raise RuntimeError('no board here')",
+    "raises_syntax": "def broken(:\n    pass",
+    "raises_exit": "raise SystemExit(3)",
+    "bad_props": (
+        "class B:\n    boot = lambda self, c: None\n    @property\n"
+        "    def name(self):\n        raise KeyError('x')\nINSTANCE = B()"
+    ),
+    "bad_caps": "class B:\n    name = 'b'\n    capabilities = 5\n    def boot(self, c): pass\nINSTANCE = B()",
+}
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("raises_runtime:X", "*importing module 'raises_runtime' failed: RuntimeError: no board here*"),
+        ("raises_syntax:X", "*importing module 'raises_syntax' failed: SyntaxError*line 1*"),
+        ("raises_exit:X", "*importing module 'raises_exit' failed: SystemExit: 3*"),
+        ("bad_props:INSTANCE", "*reading the build bad_props:INSTANCE's attributes failed: KeyError*"),
+        ("bad_caps:INSTANCE", "*capabilities must be a set of strings, not int*"),
+        (":", "*not a known build entry point and not 'module:attr'*"),
+        (".foo:Bar", "*an absolute module name*"),
+        ("", "*--hv '': names no build*"),
+    ],
+)
+def test_bad_build_modules_are_usage_errors(fake: pytest.Pytester, spec: str, message: str) -> None:
+    for name, body in BAD_MODULES.items():
+        fake.path.joinpath(f"{name}.py").write_text(body + "\n")
+    fake.makepyfile(test_fake=FAKE_TESTS)
+    result = fake.runpytest(*PLUGIN, "--hv", spec)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()
+    result.stderr.fnmatch_lines([message])
+    assert "Traceback" not in result.stderr.str() and "INTERNALERROR" not in result.stdout.str()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\xff\xfe[[waiver]]", "*is not UTF-8 text*"),
+        (b"[" * 100_000 + b"]" * 100_000, "*nested too deeply*"),
+        (b'{"waivers": [{"clause": ' + b"9" * 5000 + b', "reason": "x"}]}', "*cannot be read*"),
+    ],
+)
+def test_bad_waiver_files_are_usage_errors(fake: pytest.Pytester, content: bytes, message: str) -> None:
+    fake.makepyfile(test_fake=FAKE_TESTS)
+    fake.path.joinpath("w.json").write_bytes(content)
+    result = run(fake, "--waivers=w.json")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+
+
+@pytest.mark.parametrize(
+    ("option", "path", "message"),
+    [
+        ("--conformance-json", "nowhere/out.json", "*the directory 'nowhere' does not exist*"),
+        ("--conformance-report", "adir/x.html", "*is a directory*"),
+        ("--conformance-junit", "", "*an empty file name*"),
+    ],
+)
+def test_unwritable_report_paths_fail_before_the_run(fake: pytest.Pytester, option: str, path: str, message: str) -> None:
+    fake.makepyfile(test_fake=FAKE_TESTS)
+    fake.path.joinpath("adir", "x.html").mkdir(parents=True)
+    result = run(fake, f"{option}={path}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+
+
+def test_empty_clause_selection_is_a_usage_error(fake: pytest.Pytester) -> None:
+    fake.makepyfile(test_fake=FAKE_TESTS)
+    result = run(fake, "--clause", "")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--clause '': names no clause*"])
