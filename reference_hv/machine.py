@@ -125,8 +125,7 @@ class Machine:
     def read(self, addr: int, size: int) -> bytes:
         if not self.contains(addr, size):
             raise ValueError(f"VM {self.vm_id}: {size} bytes at {addr:#x} fall outside its memory")
-        off = addr - self.base
-        return bytes(self.ram[off : off + size])
+        return ctypes.string_at(self.ram_addr + addr - self.base, size)  # one memcpy
 
     def word(self, addr: int) -> int | None:
         """The 32-bit word at ``addr``, or None when it is not this VM's memory."""

@@ -29,8 +29,13 @@ INTNO_SVC = 2
 INTNO_BRK = 7
 INTNO_HVC = 11
 INTNO_SMC = 13
+INTNO_PREFETCH_ABORT = 3
+INTNO_DATA_ABORT = 4
 _INTNO_KINDS = {
     INTNO_UNDEF: "undefined instruction",
+    # Taken with the guest's MMU on (a translation or permission fault of its own page tables).
+    INTNO_PREFETCH_ABORT: "instruction abort (prefetch abort, guest MMU on)",
+    INTNO_DATA_ABORT: "data abort (guest MMU on)",
     INTNO_SVC: "svc (exception the ABI does not define)",
     INTNO_BRK: "breakpoint (brk)",
 }
@@ -41,6 +46,9 @@ _BLOCK_OUT = struct.Struct("<31Q")  # x0..x30 (DRIVER_OUT)
 _U32 = struct.Struct("<I")
 assert abi.DRIVER_IN == 8 and abi.DRIVER_OP == 0
 
+INSN_DC_ZVA = 0xD50B7420  # dc zva, Xt (Rt in bits 4..0)
+DC_ZVA_BLOCK = 64  # DCZID_EL0.BS of the emulated CPU: 2**4 words
+
 #: Where ``emu_start`` is told to stop: never mapped, so no translated block is lost.
 UNTIL = 0xFFFF_0000_0000
 DEFAULT_BASE = 0x4000_0000
@@ -48,6 +56,9 @@ VM_ALIGN = 0x10_0000
 MAX_VMS = 64
 MAX_VCPUS = 64
 MAX_MEMORY = 64 * 1024 * 1024
+#: The largest budget, time slice or switch count: Unicorn counts instructions in a u64, and
+#: 2**64 would wrap to 0 (= no limit).
+MAX_COUNT = 1 << 62
 
 
 class HarnessError(Exception):
@@ -170,8 +181,11 @@ class System:
         trace: bool = True,
         core_class: type[Core] = Core,
     ) -> None:
-        if time_slice < 1 or budget < 1 or max_switches < 1:
-            raise ConfigError("time_slice, budget and max_switches must be at least 1")
+        for what, value in (("time_slice", time_slice), ("budget", budget), ("max_switches", max_switches)):
+            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_COUNT:
+                raise ConfigError(f"{what} must be an int in 1..{MAX_COUNT:#x}, not {value!r}")
+        if not isinstance(base, int) or isinstance(base, bool) or base % VM_ALIGN or not 0 < base < UNTIL // 2:
+            raise ConfigError(f"base must be a multiple of {VM_ALIGN:#x} in 0x{VM_ALIGN:x}..{UNTIL // 2:#x}, not {base!r}")
         if fault_policy not in ("stop", "continue"):
             raise ConfigError(f"fault_policy must be 'stop' or 'continue', not {fault_policy!r}")
         self.driven = primary is None
@@ -261,6 +275,9 @@ class System:
 
     def read(self, vm: int, addr: int, size: int) -> bytes:
         """Read ``vm``'s memory, as a debugger would (no guest instruction runs)."""
+        for what, value in (("addr", addr), ("size", size)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ConfigError(f"read: {what} must be a non-negative int, not {value!r}")
         try:
             return self._machine(vm).read(addr, size)
         except ValueError as e:
@@ -268,6 +285,11 @@ class System:
 
     def write(self, vm: int, addr: int, data: bytes) -> None:
         """Write ``vm``'s memory, as a debugger would. Not for code that has already run."""
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise ConfigError(f"write: data must be bytes, not {type(data).__name__}")
+        if not isinstance(addr, int) or isinstance(addr, bool) or addr < 0:
+            raise ConfigError(f"write: addr must be a non-negative int, not {addr!r}")
+        data = bytes(data)
         try:
             self._machine(vm).load(addr, data)
         except ValueError as e:
@@ -335,6 +357,12 @@ class System:
         for m in self.machines:
             m.close()
         self.halted = self.halted or "closed"
+
+    def __enter__(self) -> System:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # --- internals ------------------------------------------------------------------------
 
@@ -439,7 +467,8 @@ class System:
             m.stop()
             return
         kind = _INTNO_KINDS.get(intno, f"exception {intno}")
-        self._ev, self._ev_obj = _EV_FAULT, Fault(vm_id, vcpu.index, pc, kind)
+        address = pc if intno == INTNO_PREFETCH_ABORT else None  # the fetch that faulted is at PC
+        self._ev, self._ev_obj = _EV_FAULT, Fault(vm_id, vcpu.index, pc, kind, address)
         m.stop()
 
     def _execute(self) -> Fault | Timeout | str:
@@ -540,6 +569,12 @@ class System:
             pc = self.machines[vcpu.vm_id].pc
             return Fault(vcpu.vm_id, vcpu.index, pc, f"emulator error: {cast(Any, UcError)(status)}")
         address, pc, is_write = self._mem_fault
+        m = self.machines[vcpu.vm_id]
+        insn = m.word(pc)
+        if insn is not None and insn & 0xFFFF_FFE0 == INSN_DC_ZVA:
+            # dc zva zeroes a whole block: the fault is the block's first byte, not where the
+            # emulator's write of it first went unmapped.
+            address = m.reg(X_REGS[insn & 0x1F]) & ~(DC_ZVA_BLOCK - 1) if insn & 0x1F != 31 else address
         if status == _UC_ERR_FETCH_UNMAPPED:
             return Fault(vcpu.vm_id, vcpu.index, pc, "instruction abort (fetch from unmapped address)", address)
         kind = "data abort (write to unmapped address)" if is_write else "data abort (read from unmapped address)"

@@ -274,7 +274,7 @@ _start:
         ({"secondaries": [VMSpec("nop\n", memory=0x1234)]}, "memory"),
         ({"secondaries": [VMSpec("nop\n", vcpus=2, ready_vcpus=3)]}, "ready_vcpus"),
         ({"secondaries": [VMSpec(".skip 0x3000\n", memory=0x2000)]}, "larger than its memory"),
-        ({"time_slice": 0}, "at least 1"),
+        ({"time_slice": 0}, "time_slice must be an int in 1"),
         ({"fault_policy": "ignore"}, "fault_policy"),
     ],
 )
@@ -326,3 +326,51 @@ def test_random_primary_calls_return(x0: int, args: tuple[int, int, int]) -> Non
     if r.completed:
         assert r.regs[1:18] == (0,) * 17
         assert s.call(0xFF01).x0 == 2
+
+
+# --- the public API validates what it is given (issue 15, finding 9) ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"base": 0x4000_1000}, "base must be a multiple of 0x100000"),
+        ({"base": -0x10_0000}, "base must be a multiple of 0x100000"),
+        ({"budget": 1 << 64}, "budget must be an int in 1..0x4000000000000000"),
+        ({"budget": 1e6}, "budget must be an int"),
+        ({"time_slice": True}, "time_slice must be an int"),
+        ({"max_switches": 0}, "max_switches must be an int"),
+    ],
+)
+def test_bad_numbers_are_config_errors(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        System([VMSpec.program("idle")], **kwargs)  # type: ignore[arg-type]
+
+
+def test_read_and_write_take_bytes_and_sizes() -> None:
+    with System([VMSpec.program("idle")]) as s:
+        base = s.base(1)
+        with pytest.raises(ConfigError, match="data must be bytes, not str"):
+            s.write(1, base + 0x10000, "AB")  # type: ignore[arg-type]
+        with pytest.raises(ConfigError, match="size must be a non-negative int, not -5"):
+            s.read(1, base + 0x10000, -5)
+        s.write(1, base + 0x10000, bytearray(b"AB"))
+        assert s.read(1, base + 0x10000, 2) == b"AB"
+        assert len(s.read(1, base, 0x10_0000)) == 0x10_0000  # one copy, not a byte loop
+    with pytest.raises(SystemHalted):
+        s.read(1, base, 4)  # the context manager closed it
+
+
+def test_dc_zva_fault_names_the_blocks_first_byte() -> None:
+    s = System([VMSpec("_start:\n    mov x1, #0x2010\n    dc zva, x1\n    wfi\n", "zva.S")])
+    result = s.call(0xFF00, 1, 0)
+    assert result.fault is not None and result.fault.address == 0x2000
+    assert result.fault.kind == "data abort (write to unmapped address)"
+
+
+def test_prefetch_abort_with_the_guest_mmu_on_is_named() -> None:
+    s = System([VMSpec("_start:\n    mov x1, #0x1\n    msr sctlr_el1, x1\n    isb\n    nop\n    wfi\n", "mmu.S")])
+    result = s.call(0xFF00, 1, 0)
+    assert result.fault is not None
+    assert result.fault.kind == "instruction abort (prefetch abort, guest MMU on)"
+    assert result.fault.address == result.fault.pc
