@@ -41,7 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog="hfconform",
         description=f"Run the {clauses.PROFILE} mailbox ABI conformance suite against a hypervisor build.",
         epilog="Other options, and everything after '--', go to pytest unchanged, e.g. hfconform -x -- -k receive. "
-        "'hfconform selftest [--help]' runs the suite against every deliberately wrong build.",
+        "'hfconform selftest [--help]' runs the suite against every deliberately wrong build; "
+        "'hfconform bench [--quick] [--json PATH]' measures the reference next to bare Unicorn. "
+        "Forms of --hv: an entry point name (e.g. 'reference'), 'module:attr' (a build instance, class or factory; "
+        "the module is imported from the current directory as 'python -m' would), 'qemu:IMAGE', 'qemu:CONFIG.toml', "
+        "'qemu:stub'.",
     )
     p.add_argument("--hv", metavar="SPEC", help="build under test: entry point name or module:attr (default: reference)")
     p.add_argument("--clause", metavar="ID", nargs="+", action="extend", default=[], help="only these clauses (or families)")
@@ -53,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--waivers", metavar="FILE", help="waiver file (TOML or JSON)")
     p.add_argument("--list-clauses", action="store_true", help="print the clause registry and exit")
+    p.add_argument("--version", action="store_true", help="print the suite's version, commit and profiles, and exit")
     return p
 
 
@@ -79,12 +84,31 @@ def pytest_args(ns: argparse.Namespace, extra: Sequence[str]) -> list[str]:
     return [*args, *extra]
 
 
+def _run_pytest(args: list[str]) -> int:
+    """``pytest.main(args)``, with usage errors printed as ``hfconform``'s, not ``pytest.main()``'s."""
+    import inspect
+
+    import pytest
+
+    try:
+        from _pytest.config import _main  # pytest >= 8.4 names the program in its usage line
+    except ImportError:
+        return int(pytest.main(args))
+    if "prog" not in inspect.signature(_main).parameters:  # another pytest's private signature
+        return int(pytest.main(args))
+    return int(_main(args=args, plugins=None, prog="hfconform"))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["selftest"]:  # hfconform selftest [...]: the suite against every mutant
         from conformance import selftest
 
         return selftest.main(argv[1:])
+    if argv[:1] == ["bench"]:  # hfconform bench [...]: the benchmark (python -m bench), also from an install
+        from bench.__main__ import main as bench_main
+
+        return bench_main(argv[1:])
     extra: list[str] = []
     if "--" in argv:
         cut = argv.index("--")
@@ -95,9 +119,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if ns.list_clauses:
         print("\n".join(list_clauses()))
         return 0
+    if ns.version:
+        from conformance import about
+
+        env = about.environment()
+        print(f"hfconform (hafnium-conformance) {env['suite']}" + (f", commit {env['commit']}" if env["commit"] != "-" else ""))
+        print(f"profiles: {', '.join(about.PROFILES)} (default {about.PROFILES[0]})")
+        print(f"Python {env['python']}, Unicorn {env['unicorn']}, Keystone {env['keystone']}, pytest {env['pytest']}")
+        return 0
     import pytest
 
-    code = int(pytest.main(pytest_args(ns, extra)))
+    code = int(_run_pytest(pytest_args(ns, extra)))
     if code == int(pytest.ExitCode.NO_TESTS_COLLECTED):
         sel = f" for --clause {' '.join(ns.clause)}" if ns.clause else ""
         print(f"hfconform: no conformance test was collected{sel} (exit status 5).", file=sys.stderr)

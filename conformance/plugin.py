@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from conformance import clauses, decode, outcomes, report
+from conformance import about, clauses, decode, outcomes, report
 from conformance.outcomes import ConformanceFailure
 from conformance.protocol import Build, BuildError, SystemConfig, describe_trace
 from conformance.waivers import WaiverError, Waivers
@@ -65,6 +65,17 @@ def known_builds() -> dict[str, str]:
     return found
 
 
+def _import_from_cwd() -> None:
+    """Let ``--hv mybuild:Build`` find ``./mybuild.py`` as ``python -m`` would (the ``hfconform``
+    script's own directory is first on ``sys.path`` instead)."""
+    import os
+    import sys
+
+    cwd = os.getcwd()
+    if "" not in sys.path and cwd not in sys.path:
+        sys.path.insert(0, cwd)
+
+
 def resolve_build(spec: str) -> Build:
     """An entry-point name, or ``module:attr`` (a Build instance, a class, or a zero-arg factory);
     ``qemu:IMAGE`` / ``qemu:CONFIG.toml`` / ``qemu:stub`` is the QEMU backend (docs/qemu-backend.md)."""
@@ -84,6 +95,7 @@ def resolve_build(spec: str) -> Build:
             f"--hv {spec!r}: not a known build entry point and not 'module:attr' (an absolute module name and an "
             f"attribute). Known entry points: {names}"
         )
+    _import_from_cwd()
     try:
         obj: Any = importlib.import_module(modname)
     except ImportError as e:
@@ -769,6 +781,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     tr = terminalreporter
     if state.table and state.active:
         tr.write_sep("=", f"{summary.profile} conformance of build {summary.build!r}")
+        tr.write_line(about.one_line())
         if summary.selected_by != "the whole suite":
             tr.write_line(f"partial run, tests selected by {summary.selected_by}: only the clauses whose tests ran are judged")
         width = getattr(getattr(tr, "_tw", None), "fullwidth", 120)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from conformance import clauses, outcomes
+from conformance import about, clauses, outcomes
 from conformance.clauses import Clause
 
 SCHEMA = "hafnium-conformance-report/1"
@@ -202,6 +202,8 @@ class Summary:
     selected_by: str = "the whole suite"
     #: Clause waivers that waived nothing: "clause SEND-6: reason" (the clause passed).
     clause_waivers_not_needed: list[str] = field(default_factory=list)
+    #: What produced the report: suite version and commit, profile, tool versions (about.environment).
+    environment: dict[str, str] = field(default_factory=lambda: dict(about.environment()))
 
     def totals(self) -> dict[str, dict[str, int]]:
         tests = Counter(t.outcome for t in self.tests)
@@ -294,6 +296,7 @@ def to_json(summary: Summary, *, durations: bool = True) -> dict[str, Any]:
         "schema": SCHEMA,
         "profile": summary.profile,
         "build": summary.build,
+        "environment": summary.environment,
         "selection": {"clauses": summary.selection, "selected_by": summary.selected_by},
         "totals": summary.totals(),
         "clauses": [r.to_json() for r in summary.must],
@@ -346,7 +349,12 @@ def to_junit(summary: Summary) -> str:
         timestamp=summary.generated,
     )
     props = ET.SubElement(suite, "properties")
-    for name, value in (("profile", summary.profile), ("build", summary.build), ("selected_by", summary.selected_by)):
+    for name, value in (
+        ("profile", summary.profile),
+        ("build", summary.build),
+        ("selected_by", summary.selected_by),
+        *summary.environment.items(),
+    ):
         ET.SubElement(props, "property", name=name, value=value)
     for t in summary.tests:
         path, _, name = t.nodeid.partition("::")
@@ -658,6 +666,7 @@ def render_html(summary: Summary) -> str:
         f"<style>{_CSS}</style></head><body>",
         f"<h1>Conformance of <code>{_e(summary.build)}</code> to <code>{_e(summary.profile)}</code></h1>",
         f"<p>Generated {_e(summary.generated)}; tests selected by {_e(summary.selected_by)}</p>",
+        "<p class=env>" + _e("; ".join(f"{k} {v}" for k, v in summary.environment.items())) + "</p>",
     ]
     if summary.guard.message:
         parts.append(f"<p class=guard>{_e(summary.guard.message)}</p>")
@@ -746,6 +755,8 @@ def render_markdown(summary: Summary) -> str:
         f"# Conformance of `{summary.build.replace('`', '')}` to `{summary.profile}`",
         "",
         f"Generated {summary.generated}; tests selected by {md_escape(summary.selected_by)}.",
+        "",
+        md_escape("; ".join(f"{k} {v}" for k, v in summary.environment.items())),
         "",
     ]
     if summary.guard.message:
