@@ -1,16 +1,19 @@
-"""A safe, in-process wrapper around Keystone for AArch64 guest programs.
+"""A safe wrapper around Keystone for AArch64 guest programs.
 
-Keystone 0.9.2 crashes the *whole process* on several inputs (``.text`` segfaults; PC-relative
+Keystone 0.9.2 kills or hangs the process on several inputs (``.text`` segfaults; PC-relative
 fixups that are misaligned or out of range abort with "LLVM ERROR"; ``adrp`` + ``:lo12:`` aborts;
-``.byte label`` and 65-bit integer literals hang) and silently mis-assembles others (``.hword
-0x10000`` emits nothing, ``cbz x0, <far>`` wraps the offset, a comment on an unterminated last line
-empties the output). So Keystone never sees the user's text. Instead:
+``.byte label``, 65-bit integer literals and ``nop ::`` hang, beyond Ctrl-C's reach) and silently
+mis-assembles others (``.hword 0x10000`` emits nothing, ``cbz x0, <far>`` wraps the offset, a
+comment on an unterminated last line empties the output, ``#1==1`` is 1, ``#1<<64`` is 1, it ranks
+``<<`` below ``+``). So Keystone never sees the user's text, and runs in a child process with a
+deadline (:mod:`guest_asm._ks_worker`). Instead:
 
 1. **Lint + expand** (pure Python): comments are stripped, every line is checked against a
-   whitelist, ``.macro``/``.rept`` are expanded here (so their labels become symbols and
-   expansions are bounded), ``.equ`` values, ``.skip``/``.balign`` sizes and data values are
-   evaluated here, strings become ``.byte`` lists. Every rejection is an :class:`AsmError` naming
-   the user's line and saying what to write instead.
+   whitelist, ``.macro``/``.rept`` are expanded here (so their labels become symbols, and the
+   expansion is bounded by the work it does), ``.equ`` values, ``.skip``/``.balign`` sizes and
+   data values are evaluated here, strings become ``.byte`` lists; the constant expressions left
+   in instruction operands are checked here too (comparisons, shift counts, precedence). Every
+   rejection is an :class:`AsmError` naming the user's line and saying what to write instead.
 2. **Layout pass**: Keystone assembles a flat text in which every PC-relative instruction is a
    ``nop`` and every label-valued datum a placeholder (same sizes), followed by a table
    (``.ltorg; .balign 8; .quad MAGIC; .quad label...``) from which label addresses are read back.
@@ -20,19 +23,21 @@ empties the output). So Keystone never sees the user's text. Instead:
    data as numbers; Keystone assembles it, the table is stripped, and the label addresses are
    checked to be the same as in the layout pass.
 
-Keystone errors are mapped to the user's line by re-assembling prefixes (error path only).
+A Keystone error, crash, timeout or missing table (silently dropped code) is mapped to the
+user's line by re-assembling prefixes (error path only).
 """
 
 from __future__ import annotations
 
+import atexit
 import hashlib
+import os
 import re
-import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-from guest_asm import abi
+from guest_asm import _ks_worker, abi
 
 __all__ = [
     "ALLOWED_DIRECTIVES",
@@ -43,15 +48,16 @@ __all__ = [
     "assemble",
     "assemble_uncached",
     "keystone_version",
-    "lint",
 ]
 
 #: Bump whenever the wrapper's output for a given source could change (part of the cache key).
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 MAX_CODE_SIZE = 1 << 20
 MAX_BASE = 1 << 48
 MAX_STATEMENTS = MAX_CODE_SIZE // 4
-MAX_MACRO_DEPTH = 16
+MAX_MACRO_DEPTH = 16  # and .rept nesting
+MAX_WORK = 4 * MAX_STATEMENTS  # front-end steps: lines scanned (one per 64 characters) and .rept iterations
+MAX_LINE = 1 << 16  # characters in a line produced by a macro
 MAX_PAREN_DEPTH = 32
 _TABLE_MAGIC = 0x42544D5953434648  # "HFCSYMTB"
 _RESERVED_PREFIX = "__hfc_"
@@ -132,7 +138,12 @@ _NUMBER_RE = re.compile(r"\b(0[xX][0-9a-fA-F]+|0[bB][01]+|[0-9]+)\b")
 _RELOC_RE = re.compile(r":[A-Za-z_][A-Za-z0-9_]*:")
 _IDENT_TOKEN_RE = re.compile(rf"(?<![A-Za-z0-9_.]){_IDENT}")
 _DOT_TOKEN_RE = re.compile(r"(?<![A-Za-z0-9_.])\.(?![A-Za-z0-9_.])")
-_MACRO_PARAM_RE = re.compile(rf"\s*({_IDENT})\s*(?:=\s*(.*?))?\s*$")
+_MACRO_PARAM_RE = re.compile(rf"\s*({_IDENT})\s*(?:=(.*))?$")  # no lazy '.*?\s*$': quadratic
+_HANG_RE = re.compile(":")  # in instruction operands (relocation operators are refused before)
+_SHIFT_WORD_RE = re.compile(r"^(?i:lsl|lsr|asr|ror|msl|[us]xt[bhwx])\b\s*")
+_FLOAT_RE = re.compile(r"\s*[-+]?\d+\.\d*(?:[eE][-+]?\d+)?\s*")
+_OPERATOR_RE = re.compile(r"[-+*/%<>|&^~!=()]")
+_PIECE_RE = re.compile(r"[\[\]{},]")
 
 _B_COND = {"b." + c for c in _COND_CODES} | {"b" + c for c in _COND_CODES if c != "al"}
 # PC-relative forms: mnemonic -> (required target alignment, signed byte range).
@@ -215,25 +226,31 @@ class _ExprError(Exception):
     pass
 
 
-_TOKEN_RE = re.compile(r"\s*(?:(0[xX][0-9a-fA-F]+|0[bB][01]+|[0-9]+)|(" + _IDENT + r")|(<<|>>|[-+*/%|&^~()])|(\.)|(\S))")
+_TOKEN_RE = re.compile(
+    r"\s*(?:(0[xX][0-9a-fA-F]+|0[bB][01]+|[0-9]+)|(" + _IDENT + r")|(==|!=|<>|<=|>=|&&|\|\||<(?!<)|>(?!>)|[!=])"
+    r"|(<<|>>|[-+*/%|&^~()])|(\.)|(\S))"
+)
 _BINARY_LEVELS: tuple[tuple[str, ...], ...] = (("|", "&", "^"), ("<<", ">>"), ("+", "-"), ("*", "/", "%"))
+# GNU as ranks * / % << >> above | & ^ above + -; Keystone (above) does not: these mixes need parentheses.
+_GROUP = {"*": 0, "/": 0, "%": 0, "<<": 1, ">>": 1, "+": 2, "-": 2, "|": 3, "&": 3, "^": 3}
+_AMBIGUOUS = ({0, 1}, {1, 2}, {2, 3})
 _LIMIT = 1 << 64
 
 
 def _parse_number(text: str) -> int:
     low = text.lower()
-    if low.startswith("0x"):
-        value = int(low, 16)
-    elif low.startswith("0b"):
-        value = int(low[2:], 2)
+    if low.startswith(("0x", "0b")):
+        value = int(low[2:], 16 if low[1] == "x" else 2)  # power-of-two bases: no digit limit
+    elif len(text) > 1 and text.startswith("0"):
+        if not set(text) <= set("01234567"):
+            raise _ExprError(f"invalid number '{text}' (GNU as reads a leading 0 as octal)")
+        value = int(text, 8)
+        if value < _LIMIT:
+            raise _ExprError(f"ambiguous number '{text}' (GNU as reads a leading 0 as octal): write {value} or {value:#x}")
     else:
-        if len(text) > 1 and text.startswith("0"):
-            raise _ExprError(
-                f"ambiguous number '{text}' (GNU as reads a leading 0 as octal): write {int(text, 8)} or {int(text, 8):#x}"
-            )
-        value = int(text)
+        value = int(text) if len(text) <= 20 else _LIMIT
     if value >= _LIMIT:
-        raise _ExprError(f"number '{text}' does not fit in 64 bits (Keystone hangs on it)")
+        raise _ExprError(f"number '{text[:24]}' does not fit in 64 bits (Keystone hangs on it)")
     return value
 
 
@@ -248,14 +265,20 @@ class _Expr:
             m = _TOKEN_RE.match(text, pos)
             if m is None or m.end() == pos:
                 break
-            if m.group(5) is not None:
-                raise _ExprError(f"unexpected character {m.group(5)!r} in expression")
+            if m.group(6) is not None:
+                raise _ExprError(f"unexpected character {m.group(6)!r} in expression")
+            if m.group(3) is not None:
+                raise _ExprError(
+                    f"operator '{m.group(3)}' is not supported (GNU as and Keystone give comparisons and logical "
+                    "operators different values): compute the value in Python"
+                )
             self.tokens.append(next(g for g in m.groups() if g is not None))
             pos = m.end()
         if not self.tokens:
             raise _ExprError("missing expression")
         self.pos = 0
         self.lookup = lookup
+        self.ops: list[dict[int, str]] = [{}]  # an operator of each group seen, per parenthesis level
 
     def evaluate(self) -> int:
         value = self._binary(0)
@@ -273,6 +296,10 @@ class _Expr:
         while self._peek() in _BINARY_LEVELS[level]:
             op = self.tokens[self.pos]
             self.pos += 1
+            for group, other in self.ops[-1].items():
+                if {_GROUP[op], group} in _AMBIGUOUS:
+                    raise _ExprError(f"add parentheses around '{other}' or '{op}' (GNU as and Keystone rank them differently)")
+            self.ops[-1].setdefault(_GROUP[op], op)
             right = self._binary(level + 1)
             left = _apply(op, left, right)
         return left
@@ -289,10 +316,12 @@ class _Expr:
         if tok == "~":
             return _check(~self._unary())
         if tok == "(":
+            self.ops.append({})
             value = self._binary(0)
             if self._peek() != ")":
                 raise _ExprError("missing ')' in expression")
             self.pos += 1
+            self.ops.pop()
             return value
         if tok[0].isdigit():
             return _parse_number(tok)
@@ -362,6 +391,8 @@ def _split_operands(text: str) -> list[str]:
 
 def _strip_comment(line: str) -> str:
     """Remove a ``//`` comment, respecting string literals."""
+    if '"' not in line:
+        return line.split("//", 1)[0]
     in_str = False
     i = 0
     while i < len(line):
@@ -461,6 +492,15 @@ class _Source:
     macro_counter: int = 0
     deferred: int = 0
     post: list[Callable[[], None]] = field(default_factory=list)  # checks needing every label
+    work: int = 0
+    rept_depth: int = 0
+    size_bound: int = 0
+    current: int | None = None  # the line being processed (for internal errors)
+
+    def charge(self, line: int, code: str) -> None:
+        self.work += 1 + len(code) // 64
+        if self.work > MAX_WORK:
+            self.fail(line, f"expanding .rept/.macro takes more than {MAX_WORK} steps")
 
     def fail(self, line: int | None, reason: str) -> NoReturn:
         text = self.lines[line - 1] if line is not None and 0 < line <= len(self.lines) else ""
@@ -526,6 +566,7 @@ def _collect_block(
     i = start + 1
     body: list[tuple[int, str]] = []
     while i < len(lines):
+        src.charge(lines[i][0], lines[i][1])
         m = _OP_RE.match(_strip_labels(lines[i][1])[1])
         op = m.group(1).lower() if m else ""
         if op == opener:
@@ -553,6 +594,8 @@ def _expand(src: _Source, lines: list[tuple[int, str]], depth: int) -> None:
     i = 0
     while i < len(lines):
         origin, code = lines[i]
+        src.current = origin
+        src.charge(origin, code)
         labels, rest = _strip_labels(code)
         bad = _BAD_LABEL_RE.match(rest)
         if bad is not None and not rest.strip().startswith("."):
@@ -587,9 +630,14 @@ def _expand(src: _Source, lines: list[tuple[int, str]], depth: int) -> None:
                 src.fail(origin, f"more than {MAX_STATEMENTS} statements after expanding .rept")
             if labels:
                 src.stmts.append(_Stmt(origin, src.lines[origin - 1], labels, ""))
+            src.rept_depth += 1
+            if src.rept_depth > MAX_MACRO_DEPTH:
+                src.fail(origin, f".rept nested more than {MAX_MACRO_DEPTH} deep")
             for _ in range(count):
+                src.charge(origin, "")
                 _expand(src, [(origin if depth else ln, t) for ln, t in body], depth)
                 _check_statement_count(src, origin)
+            src.rept_depth -= 1
             i = nxt
             continue
         if lop in (".endm", ".endr"):
@@ -639,7 +687,7 @@ def _define_macro(src: _Source, origin: int, args: str, body: list[tuple[int, st
             if pm is None:
                 src.fail(origin, f"bad macro parameter '{part}': write NAME or NAME=default")
             params.append(pm.group(1))
-            defaults.append(pm.group(2))
+            defaults.append(None if pm.group(2) is None else pm.group(2).strip())
     src.macros[name] = (params, defaults, body)
 
 
@@ -675,6 +723,8 @@ def _invoke_macro(src: _Source, origin: int, name: str, args: str, depth: int) -
         out = re.sub(rf"\\(@|\(\)|{_IDENT})", repl, text)
         if "\\" in out:
             src.fail(origin, f"stray '\\' in the expansion of macro '{name}'")
+        if len(out) > MAX_LINE:
+            src.fail(origin, f"the expansion of macro '{name}' has a line longer than {MAX_LINE} characters")
         return out
 
     expanded = [(origin, substitute(text)) for _, text in body]
@@ -702,6 +752,9 @@ def _statement(src: _Source, origin: int, labels: list[str], op: str, args: str)
     else:
         _instruction(src, stmt, lop, op, args)
     src.stmts.append(stmt)
+    src.size_bound += stmt.max_size
+    if src.size_bound > 4 * MAX_CODE_SIZE:
+        src.fail(origin, f"program would be larger than {MAX_CODE_SIZE} bytes")
 
 
 def _directive(src: _Source, stmt: _Stmt, op: str, args: str) -> None:
@@ -840,6 +893,8 @@ def _instruction(src: _Source, stmt: _Stmt, lop: str, op: str, args: str) -> Non
             line,
             "relocation operators like :lo12: are not allowed (they abort Keystone): write ldr xN, =label or adr xN, label",
         )
+    if _HANG_RE.search(args):
+        src.fail(line, "':' is only allowed after a label name (Keystone hangs on an operand like '::')")
     if '"' in args:
         src.fail(line, "string literals are only allowed in .ascii/.asciz/.string")
     if "\\" in args or "\\" in op:
@@ -884,9 +939,20 @@ def _instruction(src: _Source, stmt: _Stmt, lop: str, op: str, args: str) -> Non
 
 
 def _check_other_operands(src: _Source, line: int, operands: list[str]) -> None:
+    """Labels and '.' are refused; constant expressions are checked (Keystone evaluates them)."""
     for operand in operands:
         if _DOT_TOKEN_RE.search(operand):
             src.fail(line, "'.' (the current address) can only be a branch/adr/ldr target or data")
+        for piece in _PIECE_RE.split(operand) if _OPERATOR_RE.search(operand) else ():
+            expr = _SHIFT_WORD_RE.sub("", piece.strip().rstrip("!")).lstrip("#")
+            if _FLOAT_RE.fullmatch(expr) or not _OPERATOR_RE.search(expr):
+                continue
+            try:
+                _evaluate(expr, _equ_lookup(src))
+            except _Undefined:
+                pass  # a register or an unknown name: Keystone rejects it
+            except _ExprError as exc:
+                src.fail(line, f"operand '{operand}': {exc}")
         for tok in _IDENT_TOKEN_RE.findall(operand):
             if tok in src.labels:
                 src.fail(
@@ -944,42 +1010,30 @@ def _literal_pool_load(src: _Source, stmt: _Stmt, op: str, operands: list[str]) 
     stmt.final = final
 
 
-def lint(source: str, *, name: str = "<guest>") -> list[str]:
-    """Check and expand ``source`` without assembling; returns the flat statements (for tools)."""
-    return [s.layout for s in _prepare(source, name).stmts if s.layout]
-
-
-def _prepare(source: str, name: str) -> _Source:
+def _source(source: str, name: str) -> _Source:
     if not isinstance(source, str):
         raise TypeError("source must be str")
     lines = source.replace("\r\n", "\n").split("\n")
     if lines and lines[-1] == "":
         lines.pop()
-    src = _Source(name=name, lines=lines, equs=dict(abi.constants()))
+    return _Source(name=name, lines=lines, equs=dict(abi.constants()))
+
+
+def _prepare(src: _Source) -> None:
     _expand(src, _lex_lines(src), 0)
     for check in src.post:
         check()
-    bound = sum(s.max_size for s in src.stmts)
-    if bound > 4 * MAX_CODE_SIZE:
-        src.fail(None, f"program would be larger than {MAX_CODE_SIZE} bytes")
-    return src
+    src.current = None
 
 
 # ------------------------------------------------------------------------------------------------
-# Keystone
+# Keystone, in a child process (see guest_asm._ks_worker)
 
-
-_ks_lock = threading.Lock()
-_ks_engine: Any = None
-
-
-def _keystone() -> Any:
-    global _ks_engine
-    if _ks_engine is None:
-        import keystone
-
-        _ks_engine = keystone.Ks(keystone.KS_ARCH_ARM64, keystone.KS_MODE_LITTLE_ENDIAN)
-    return _ks_engine
+_KS_DROPPED = -3  # Keystone "succeeded" but dropped code (a _KsFailure errno, like _ks_worker.CRASHED)
+_KsFailure = _ks_worker.KsFailure
+_keystone = _ks_worker.Client()
+atexit.register(_keystone.stop)
+os.register_at_fork(after_in_child=_keystone.forget)  # the parent's worker and lock are not ours
 
 
 def keystone_version() -> str:
@@ -987,24 +1041,6 @@ def keystone_version() -> str:
 
     major, minor = keystone.ks_version()[:2]
     return f"{major}.{minor}/{getattr(keystone, '__version__', '?')}"
-
-
-class _KsFailure(Exception):
-    def __init__(self, errno: int, message: str) -> None:
-        super().__init__(message)
-        self.errno = errno
-        self.message = message
-
-
-def _run_keystone(text: str, base: int) -> bytes:
-    import keystone
-
-    with _ks_lock:
-        try:
-            encoding, _count = _keystone().asm(text.encode("ascii"), base, as_bytes=True)
-        except keystone.KsError as exc:
-            raise _KsFailure(int(exc.errno), str(exc)) from None
-    return bytes(encoding or b"")
 
 
 def _flat_text(src: _Source, bodies: list[str], symbols: list[str]) -> str:
@@ -1017,15 +1053,27 @@ def _flat_text(src: _Source, bodies: list[str], symbols: list[str]) -> str:
             out.append(f"{stmt.marker}:\n")
         if body:
             out.append(body + "\n")
-    if symbols:
-        out.append(f".ltorg\n{_RESERVED_PREFIX}end:\n.balign 8\n.quad {_TABLE_MAGIC:#x}\n")
-        out.extend(f".quad {s}\n" for s in symbols)
+    out.append(f".ltorg\n{_RESERVED_PREFIX}end:\n.balign 8\n.quad {_TABLE_MAGIC:#x}\n")
+    out.extend(f".quad {s}\n" for s in symbols)
     return "".join(out)
+
+
+def _run_keystone(src: _Source, bodies: list[str], symbols: list[str], base: int) -> bytes:
+    """Keystone's output for ``bodies`` followed by the table of ``symbols`` (checked to be there)."""
+    out = _keystone.run(_flat_text(src, bodies, symbols).encode("ascii"), base)
+    start = len(out) - 8 * (len(symbols) + 1)
+    if start < 0 or int.from_bytes(out[start : start + 8], "little") != _TABLE_MAGIC:
+        raise _KsFailure(_KS_DROPPED, "Keystone output has no symbol table")
+    return out
 
 
 def _friendly(errno: int, message: str, stmt: _Stmt, body: str) -> str:
     m = _OP_RE.match(body)
     mnemonic = m.group(1) if m else "?"
+    if errno == _KS_DROPPED:
+        return f"cannot assemble '{mnemonic}' (a missing ',' or extra text?): Keystone silently dropped the program"
+    if errno in (_ks_worker.CRASHED, _ks_worker.TIMEOUT):
+        return f"{message} on this statement"
     if errno == 514:
         return f"invalid mnemonic '{mnemonic}'"
     if errno == 144:
@@ -1039,40 +1087,38 @@ def _friendly(errno: int, message: str, stmt: _Stmt, body: str) -> str:
     return f"Keystone error {errno}: {message}"
 
 
-def _locate(src: _Source, build: Callable[[int], list[str]], base: int) -> int:
-    """Smallest k such that the text built by ``build(k)`` fails (bisection; error path only)."""
-    lo, hi = 0, len(src.stmts)  # build(hi) fails; find the first failing prefix length
+def _locate(src: _Source, build: Callable[[int], list[str]], base: int, failure: _KsFailure) -> tuple[int, _KsFailure]:
+    """The smallest k such that the text built by ``build(k + 1)`` fails, and how it fails
+    (bisection; error path only). ``failure``: how ``build(len(src.stmts))`` fails."""
+    lo, hi = 0, len(src.stmts)
     while lo < hi:
         mid = (lo + hi) // 2
         try:
-            _run_keystone(_flat_text(src, build(mid + 1), []), base)
-        except _KsFailure:
-            hi = mid
+            _run_keystone(src, build(mid + 1), [], base)
+        except _KsFailure as exc:
+            hi, failure = mid, exc
         else:
             lo = mid + 1
-    return lo
+    return lo, failure
 
 
 def _assemble_pass(src: _Source, bodies: list[str], symbols: list[str], base: int, locate: Callable[[int], list[str]]) -> bytes:
     try:
-        return _run_keystone(_flat_text(src, bodies, symbols), base)
+        return _run_keystone(src, bodies, symbols, base)
     except _KsFailure as exc:
-        idx = _locate(src, locate, base)
+        idx, failure = _locate(src, locate, base, exc)
         if idx >= len(src.stmts):
             src.fail(None, f"Keystone error {exc.errno}: {exc.message}")
         stmt = src.stmts[idx]
-        reason = _friendly(exc.errno, exc.message, stmt, bodies[idx])
+        reason = _friendly(failure.errno, failure.message, stmt, bodies[idx])
         raise AsmError(src.name, stmt.origin, stmt.text, reason) from None
 
 
 def _read_table(src: _Source, out: bytes, base: int, symbols: list[str]) -> tuple[bytes, dict[str, int]]:
-    table_len = 8 * (len(symbols) + 1)
-    start = len(out) - table_len
-    if start < 0 or int.from_bytes(out[start : start + 8], "little") != _TABLE_MAGIC:
-        src.fail(None, "internal error: Keystone output has no symbol table (silently dropped code?)")
-    values = {s: int.from_bytes(out[start + 8 + 8 * i : start + 16 + 8 * i], "little") for i, s in enumerate(symbols)}
+    start = len(out) - 8 * len(symbols)
+    values = {s: int.from_bytes(out[start + 8 * i : start + 8 + 8 * i], "little") for i, s in enumerate(symbols)}
     end = values[f"{_RESERVED_PREFIX}end"] - base
-    if not 0 <= end <= start:
+    if not 0 <= end <= start - 8:
         src.fail(None, "internal error: bad end of code")
     return out[:end], values
 
@@ -1080,7 +1126,18 @@ def _read_table(src: _Source, out: bytes, base: int, symbols: list[str]) -> tupl
 def assemble_uncached(source: str, *, base: int, name: str = "<guest>") -> Image:
     """Assemble without the cache (see :func:`assemble`)."""
     _check_base(base, name)
-    src = _prepare(source, name)
+    src = _source(source, name)
+    try:
+        return _assemble(src, base)
+    except AsmError:
+        raise
+    except Exception as exc:  # a bug here: still an AsmError, at the line being processed
+        text = src.lines[src.current - 1] if src.current else ""
+        raise AsmError(name, src.current, text, f"internal error ({type(exc).__name__}: {exc})") from exc
+
+
+def _assemble(src: _Source, base: int) -> Image:
+    _prepare(src)
     stmts = src.stmts
     user_labels = [label for s in stmts for label in s.labels]
     markers = [s.marker for s in stmts if s.marker]
@@ -1097,11 +1154,13 @@ def assemble_uncached(source: str, *, base: int, name: str = "<guest>") -> Image
                 continue
             assert s.marker is not None
             here = values[s.marker]
+            src.current = s.origin
 
             def at(name: str, here: int = here) -> int:
                 return here if name == "." else lookup(name)
 
             final.append(s.final(at, here))
+        src.current = None
         out = _assemble_pass(src, final, symbols, base, lambda k: final[:k] + layout[k:])
         code2, values2 = _read_table(src, out, base, symbols)
         if values2 != values or len(code2) != len(code):
@@ -1113,7 +1172,7 @@ def assemble_uncached(source: str, *, base: int, name: str = "<guest>") -> Image
     if len(code) > MAX_CODE_SIZE:
         src.fail(None, f"program is {len(code)} bytes, more than {MAX_CODE_SIZE}")
     syms = {label: values[label] for label in user_labels}
-    return Image(name=name, code=code, base=base, entry=syms.get("_start", base), symbols=syms)
+    return Image(name=src.name, code=code, base=base, entry=syms.get("_start", base), symbols=syms)
 
 
 def _full_lookup(src: _Source, values: Mapping[str, int]) -> Callable[[str], int]:
@@ -1170,9 +1229,3 @@ def assemble(source: str, *, base: int, name: str = "<guest>") -> Image:
         raise
     cache.store(key, image.code, image.entry, dict(image.symbols))
     return image
-
-
-def iter_words(image: Image) -> Iterator[int]:
-    """The image as little-endian 32-bit words."""
-    for off in range(0, len(image.code) - 3, 4):
-        yield int.from_bytes(image.code[off : off + 4], "little")

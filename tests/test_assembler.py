@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import pickle
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -230,8 +232,8 @@ def test_bad_base(base: int) -> None:
 
 
 def test_crash_prone_inputs_do_not_crash_in_process() -> None:
-    # Each of these kills the process (segfault, LLVM ERROR abort, or hang) if it reaches
-    # Keystone; they must all be stopped in Python. If the wrapper fails, pytest dies here.
+    # Each of these kills Keystone (segfault, LLVM ERROR abort, or hang) or is silently
+    # mis-assembled by it: they must all be stopped in Python, before Keystone runs.
     crashers = [
         ".text\n",
         "ldr x0, [x1, #:lo12:l]\nl: nop\n",
@@ -383,6 +385,17 @@ _FRAGMENTS = [
     "eret",
     "svc #0",
     "// c",
+    "nop ::",
+    "l::",
+    "hvc #0 junk",
+    "ldp x0 x1, [sp]",
+    "mov x0, #1==1",
+    "mov x0, #1 + 2 << 3",
+    "mov x0, #1<<64",
+    "mov x0, #08",
+    ".quad 1 )",
+    ".rept 3",
+    "fmov d0, #-1.5",
 ]
 
 
@@ -404,8 +417,8 @@ def test_fuzz_in_subprocess(sources: list[str]) -> None:
             print(i, flush=True)
             try:
                 assemble_uncached(src, base=0x10000)
-            except AsmError:
-                pass
+            except AsmError as exc:
+                assert "internal error" not in exc.reason and "Keystone crashed" not in exc.reason, exc
         print("done", flush=True)
         """
     )
@@ -430,3 +443,317 @@ def test_post_and_pre_indexed_loads_are_not_literal_loads() -> None:
     # "ldr x12, [x9], #8" has a last operand that is not the address: it is no PC-relative load.
     image = assemble("ldr x12, [x9], #8\nstr x12, [x10, #8]!\nldr x1, [x2, #16]\n", base=0x4000_0000, name="idx.S")
     assert image.code == bytes.fromhex("2c8540f84c8d00f8410840f9")
+
+
+# --- issue 15: hostile input ----------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_isolated(code: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a child Python (so a hang or a crash cannot take the test process with it)."""
+    cmd = [sys.executable, "-c", textwrap.dedent(code)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state not in ("Z", "X")
+
+
+def wait_dead(pid: int, seconds: float) -> bool:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if not alive(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+_COLON_CASES = ["nop ::", "l::", "x:: nop", "hvc ::", "nop\nb.eq ::\n", "nop : :"]
+
+
+def test_colon_operands_end_with_an_asm_error_quickly() -> None:
+    # Keystone spins forever (and ignores Ctrl-C) on these; a typo in the prelude reaches it too
+    # (reported at the line that invokes the prelude's macro).
+    from guest_asm import programs
+
+    typo = programs.source("echo").replace("stp x10, x11, [sp, #80]", "s ::tp x10, x11, [sp, #80]", 1)
+    assert typo != programs.source("echo")
+    cases = [*_COLON_CASES, typo]
+    proc = run_isolated(
+        f"""\
+        import json, time
+        from guest_asm.assembler import AsmError, assemble
+        out = []
+        for src in json.loads({json.dumps(cases)!r}):
+            t = time.monotonic()
+            try:
+                assemble(src, base=0x40000000, name="hostile.S")
+                out.append(["assembled", None, "", "", 0])
+            except AsmError as exc:
+                out.append(["AsmError", exc.line, exc.program, exc.reason, time.monotonic() - t])
+        print(json.dumps(out))
+        """,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    results = json.loads(proc.stdout)
+    for src, line, (kind, got_line, program, _reason, seconds) in zip(cases, [1, 1, 1, 1, 2, 1, None], results, strict=True):
+        assert (kind, program) == ("AsmError", "hostile.S"), src[:40]
+        assert got_line == line or (line is None and got_line is not None), src[:40]
+        assert seconds < 5, src[:40]
+
+
+def test_a_keystone_hang_is_killed_and_located() -> None:
+    # With the lint's ':' check switched off, Keystone itself hangs: the deadline ends it, the
+    # error names the line, and the next assembly gets a fresh worker.
+    proc = run_isolated(
+        """\
+        import json, re, time
+        from guest_asm import assembler
+        assembler._HANG_RE = re.compile(r"(?!)")
+        assembler._ks_worker.DEADLINE = 0.5
+        t = time.monotonic()
+        try:
+            assembler.assemble_uncached("nop\\nnop\\nhvc ::\\nnop\\n", base=0x10000, name="hang.S")
+            result = None
+        except assembler.AsmError as exc:
+            result = [exc.program, exc.line, exc.reason]
+        seconds = time.monotonic() - t
+        after = assembler.assemble_uncached("nop", base=0x10000).code.hex()
+        print(json.dumps([result, seconds, after]))
+        """,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (program, line, reason), seconds, after = json.loads(proc.stdout)
+    assert (program, line) == ("hang.S", 3) and "did not finish" in reason
+    assert seconds < 15
+    assert after == "1f2003d5"
+
+
+_HANGING_WORKER = """\
+    import sys
+    from guest_asm import assembler
+    assembler.assemble_uncached("nop", base=0x10000)
+    assembler._ks_worker.DEADLINE = 600
+    print(assembler._keystone.proc.pid, flush=True)
+    assembler._keystone.run(b"nop ::\\n", 0x10000)
+    """
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "sigkill"])
+def test_a_hanging_keystone_dies_with_its_caller(how: str) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(_HANGING_WORKER)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        assert proc.stdout is not None
+        worker = int(proc.stdout.readline())
+        time.sleep(0.3)
+        assert alive(worker)
+        proc.send_signal(signal.SIGINT if how == "ctrl-c" else signal.SIGKILL)
+        _out, err = proc.communicate(timeout=10)
+    finally:
+        proc.kill()
+        proc.wait()
+    if how == "ctrl-c":
+        assert "KeyboardInterrupt" in err, err[-2000:]
+    assert wait_dead(worker, 5), f"Keystone worker {worker} outlived its caller"
+
+
+def test_a_keystone_crash_restarts_the_worker() -> None:
+    from guest_asm import _ks_worker, assembler
+
+    with pytest.raises(_ks_worker.KsFailure) as info:
+        assembler._keystone.run(b".text\nnop\n", BASE)  # segfaults Keystone
+    assert info.value.errno == _ks_worker.CRASHED
+    assert words(assemble_uncached("nop", base=BASE)) == [0xD503201F]
+
+
+# Each macro passes its argument on 8 times: 8**9 characters on the last line if unchecked.
+_MACRO_BLOWUP = "".join(f".macro M{i} p\nM{i + 1} " + "\\p" * 8 + "\n.endm\n" for i in range(8))
+_MACRO_BLOWUP += ".macro M8 p\nnop\n.endm\nM0 xxxxxxxx\n"
+
+
+@pytest.mark.parametrize(
+    ("source", "line", "fragment"),
+    [
+        (".rept 60000\n.rept 60000\n.rept 0\n.endr\n.endr\n.endr\n", None, "steps"),
+        ("nop\n.rept 600\n.rept 600\n.rept 0\n.endr\n.endr\n.endr\n", None, "steps"),
+        (".rept 1\n" * 600 + "nop\n" + ".endr\n" * 600, 17, "nested more than"),
+        (_MACRO_BLOWUP, _MACRO_BLOWUP.count("\n"), "longer than"),
+    ],
+)
+def test_front_end_work_is_bounded(source: str, line: int | None, fragment: str) -> None:
+    proc = run_isolated(
+        f"""\
+        import json, time
+        from guest_asm.assembler import AsmError, assemble_uncached
+        t = time.monotonic()
+        try:
+            assemble_uncached({source!r}, base=0x10000)
+            print(json.dumps(None))
+        except AsmError as exc:
+            print(json.dumps([exc.line, exc.reason, time.monotonic() - t]))
+        """,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    got_line, reason, seconds = json.loads(proc.stdout)
+    assert fragment in reason, reason
+    assert got_line == line or (line is None and 1 <= got_line <= source.count("\n")), reason
+    assert seconds < 30
+
+
+def test_long_lines_take_linear_time() -> None:
+    # A lazy regex and an operator list made these quadratic (hours at a megabyte).
+    proc = run_isolated(
+        """\
+        import json, time
+        from guest_asm.assembler import assemble_uncached
+        out = []
+        for src in [".macro M a=x" + " " * 200_000 + "y\\n.endm\\nM\\n", ".quad " + "+".join(["1"] * 50_000)]:
+            t = time.monotonic()
+            assemble_uncached(src, base=0x10000)
+            out.append(time.monotonic() - t)
+        print(json.dumps(out))
+        """,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert all(seconds < 10 for seconds in json.loads(proc.stdout))
+
+
+def test_a_keystone_crash_is_a_located_asm_error() -> None:
+    # Keystone segfaults on this (a deep recursion); it used to take the caller down with it.
+    with pytest.raises(AsmError) as info:
+        assemble_uncached("nop\nnop\nldr x0, " + "[" * 100_000 + "\nnop\n", base=BASE, name="crash.S")
+    assert (info.value.program, info.value.line) == ("crash.S", 3)
+    assert "Keystone crashed" in info.value.reason
+
+
+@pytest.mark.parametrize(
+    ("source", "fragment"),
+    [
+        ("mov x0, #08", "invalid number '08'"),
+        (".equ X, 09", "invalid number '09'"),
+        (".quad 018", "invalid number '018'"),
+        ("ldr x0, =019", "invalid number"),
+        (".quad " + "9" * 4400, "does not fit in 64 bits"),
+        ("mov x0, #" + "1" * 4400, "does not fit in 64 bits"),
+        (".equ X, " + "7" * 5000, "does not fit in 64 bits"),
+        ("mov x0, #0" + "7" * 5000, "does not fit in 64 bits"),
+        (".rept 0" + "1" * 3000 + "\n.endr", "does not fit in 64 bits"),
+    ],
+)
+def test_bad_numbers_are_located_asm_errors(source: str, fragment: str) -> None:
+    with pytest.raises(AsmError) as info:
+        assemble("nop\n" + source + "\n", base=BASE, name="num.S")
+    assert info.value.line == 2 and fragment in info.value.reason, str(info.value)
+
+
+_COMPARISONS = ["==", "!=", "<>", "<", ">", "<=", ">=", "&&", "||"]
+
+
+@pytest.mark.parametrize("op", _COMPARISONS)
+@pytest.mark.parametrize("template", ["mov x0, #1{op}1", "mov x0, 1{op}1", ".quad 1{op}1", ".equ Q, 1{op}1", "ldr x0, =1{op}1"])
+def test_comparison_and_logical_operators_are_refused(op: str, template: str) -> None:
+    # GNU as gives -1 for a true comparison; Keystone gives 1 (and ignored the operator in operands).
+    with pytest.raises(AsmError) as info:
+        assemble("nop\n" + template.format(op=op) + "\n", base=BASE)
+    assert info.value.line == 2 and f"operator '{op}' is not supported" in info.value.reason, str(info.value)
+
+
+def test_logical_not_is_refused_but_writeback_is_not() -> None:
+    with pytest.raises(AsmError, match="operator '!' is not supported"):
+        assemble("mov x0, #!0\n", base=BASE)
+    assert assemble("ldr x0, [x1, #8]!\nstp x0, x1, [sp, #-16]!\n", base=BASE).code == bytes.fromhex("208c40f8e007bfa9")
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "mov x0, #1<<64",
+        "mov x0, #1 << 65",
+        "mov x0, 1<<64",
+        "mov x0, #4>>64",
+        "mov x0, #1<<-1",
+        ".equ S, 64\nmov x0, #1 << S",
+        "add x0, x1, #1<<64",
+        "ldr x0, [x1, #1<<64]",
+        "movk x0, #1, lsl #1<<64",
+        "tbz x0, #1<<64, t\nt: nop",
+        ".quad 1<<64",
+        ".word 1 >> 64",
+        ".equ A, 1<<64",
+        "ldr x0, =1<<64",
+        ".rept 1<<64\n.endr",
+        "b t + (1<<64)\nt: nop",
+    ],
+)
+def test_out_of_range_shifts_are_refused_everywhere(source: str) -> None:
+    with pytest.raises(AsmError, match="shift count") as info:
+        assemble("nop\n" + source + "\n", base=BASE)
+    assert info.value.line in (2, 3)
+
+
+@pytest.mark.parametrize(
+    "expr", ["1 + 2 << 3", "1 << 2 * 3", "4 + 1 & 1", "1 | 2 + 4", "8 >> 1 - 1", "2 * 3 >> 1", "(1 + 2 << 3)"]
+)
+@pytest.mark.parametrize("template", ["mov x0, #{e}", ".quad {e}", ".equ Q, {e}", "ldr x0, [x1, #{e}]"])
+def test_mixes_that_gnu_as_ranks_differently_need_parentheses(expr: str, template: str) -> None:
+    # GNU as: * / % << >> bind tighter than | & ^, which bind tighter than + -. Keystone: not so.
+    with pytest.raises(AsmError, match="add parentheses") as info:
+        assemble("nop\n" + template.format(e=expr) + "\n", base=BASE)
+    assert info.value.line == 2
+
+
+def test_expressions_assemble_to_what_gnu_as_gives() -> None:
+    img = assemble(
+        ".quad (1 + 2) << 3, 1 + (2 << 3), 2 * 3 + 1, 1 + 2 * 3, 6 | 1 << 3, 7 - 2 + 1, 1 | 2 & 3\n"
+        "mov x0, #(1 + 2) << 3\nmov x1, #1 + (2 << 3)\nmov x2, #2 * 3 - 1\n",
+        base=BASE,
+    )
+    quads = [int.from_bytes(img.code[i : i + 8], "little") for i in range(0, 56, 8)]
+    assert quads == [24, 17, 7, 7, 14, 6, 3]
+    assert words(img)[14:] == [0xD2800000 | (24 << 5), 0xD2800001 | (17 << 5), 0xD2800002 | (5 << 5)]
+
+
+@pytest.mark.parametrize(
+    ("source", "fragment"),
+    [
+        ("ldp x28 x29, [sp, #16]", "cannot assemble 'ldp'"),
+        ("add x0, x1, x2 junk", "cannot assemble 'add'"),
+        ("hvc #0 junk", "cannot assemble 'hvc'"),
+        ("mov x0, #1 )", "unexpected ')'"),
+        ("add x0, x1, x2 junk\nmovx x0, #1", "cannot assemble 'add'"),  # not the later error's message
+    ],
+)
+def test_statements_keystone_drops_are_located(source: str, fragment: str) -> None:
+    # Keystone "succeeds" with no output for these (it used to be an unlocated internal error).
+    with pytest.raises(AsmError) as info:
+        assemble(f"_start: nop\n{source}\nnop\n", base=BASE, name="drop.S")
+    assert (info.value.program, info.value.line) == ("drop.S", 2), str(info.value)
+    assert fragment in info.value.reason
+
+
+def test_an_unexpected_exception_is_a_located_asm_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from guest_asm import assembler
+
+    def broken(*args: object) -> None:
+        raise ValueError("boom")
+
+    monkeypatch.setattr(assembler, "_statement", broken)
+    with pytest.raises(AsmError) as info:
+        assemble_uncached("// c\n\nnop\n", base=BASE, name="bug.S")
+    assert (info.value.line, info.value.text) == (3, "nop")
+    assert "internal error (ValueError: boom)" in info.value.reason
