@@ -283,7 +283,7 @@ class System:
         except ValueError as e:
             raise HarnessError(str(e)) from None
 
-    def write(self, vm: int, addr: int, data: bytes) -> None:
+    def write(self, vm: int, addr: int, data: bytes | bytearray | memoryview) -> None:
         """Write ``vm``'s memory, as a debugger would. Not for code that has already run."""
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise ConfigError(f"write: data must be bytes, not {type(data).__name__}")

@@ -69,7 +69,7 @@ class Pair:
         return got
 
 
-def test_echo_example():
+def test_echo_example() -> None:
     pair = Pair([[CFG, CFG, *ECHO_ROUND]])
     msg = b"Echo this back to me!\0"
     assert pair.call(0xFF03, pair.system.base(0) + 0x10000, pair.system.base(0) + 0x11000) == 0
@@ -83,7 +83,7 @@ def test_echo_example():
     assert pair.call(0xFF06) == 0
 
 
-def test_relay_example():
+def test_relay_example() -> None:
     relay1: list[Step] = [CFG, Call(0xFF05, 1), CopyRecv(), Call(0xFF06), Call(0xFF04, 2, 27)]
     relay2: list[Step] = [CFG, Call(0xFF05, 1), CopyRecv(), Call(0xFF06), Call(0xFF04, 0, 27)]
     pair = Pair([relay1, relay2])
@@ -100,7 +100,7 @@ def test_relay_example():
     assert pair.call(0xFF06) == 0
 
 
-def test_repeated_echo_example():
+def test_repeated_echo_example() -> None:
     rounds = 20
     pair = Pair([[CFG, *(ECHO_ROUND * rounds)]])
     assert pair.call(0xFF03, pair.system.base(0) + 0x10000, pair.system.base(0) + 0x11000) == 0
@@ -174,11 +174,12 @@ CI = settings(max_examples=25, stateful_step_count=30, derandomize=True, databas
         (ReceiveIgnoresUpperBlockBits, 60),
     ],
 )
-def test_model_based_test_catches_a_wrong_build(core, examples):
+def test_model_based_test_catches_a_wrong_build(core: type[Core], examples: int) -> None:
     counts = {"systems": 0, "steps": 0, "calls": 0, "runs": 0}
     build = ReferenceBuild(core_class=core)
     with pytest.raises(ConformanceFailure) as info:
-        run_state_machine_as_test(lambda: MailboxMachine(build, counts), settings=settings(CI, max_examples=examples))
+        machine = lambda: MailboxMachine(build, counts)  # noqa: E731
+        run_state_machine_as_test(machine, settings=settings(CI, max_examples=examples))  # type: ignore[arg-type]
     text = str(info.value)
     print(text)
     assert "expected" in text and "got" in text
@@ -186,7 +187,7 @@ def test_model_based_test_catches_a_wrong_build(core, examples):
     assert "VM 1 script:" in text and "primary:" in text
 
 
-def test_reference_passes_the_model_based_test():
+def test_reference_passes_the_model_based_test() -> None:
     counts = {"systems": 0, "steps": 0, "calls": 0, "runs": 0}
-    run_state_machine_as_test(lambda: MailboxMachine(ReferenceBuild(), counts), settings=CI)
+    run_state_machine_as_test(lambda: MailboxMachine(ReferenceBuild(), counts), settings=CI)  # type: ignore[arg-type]
     assert counts["systems"] >= 20 and counts["runs"] > 100

@@ -19,13 +19,14 @@ from conformance import clauses, plugin, selftest
 from conformance.protocol import Build, GuestVM, SystemConfig
 from guest_asm import programs
 from reference_hv import mutants
-from reference_hv.core import Core
+from reference_hv.build import ReferenceBuild
+from reference_hv.core import Core, Vm
 
 ROOT = Path(__file__).resolve().parent.parent
 NAMES = sorted(mutants.CATALOGUE)
 
 
-def _load_mutate_core():  # type: ignore[no-untyped-def]
+def _load_mutate_core() -> types.ModuleType:
     spec = importlib.util.spec_from_file_location("mutate_core", ROOT / "tools" / "mutate_core.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -34,7 +35,7 @@ def _load_mutate_core():  # type: ignore[no-untyped-def]
     return module
 
 
-def test_catalogue_is_large_and_covers_the_must_clauses():
+def test_catalogue_is_large_and_covers_the_must_clauses() -> None:
     assert len(mutants.CATALOGUE) >= 45
     broken = {c for build in mutants.CATALOGUE.values() for c in build.clauses}
     must = {c.id for c in clauses.CLAUSES if c.id != "FAULT"} if hasattr(clauses, "CLAUSES") else set(clauses.BY_ID) - {"FAULT"}
@@ -42,7 +43,7 @@ def test_catalogue_is_large_and_covers_the_must_clauses():
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_mutant_is_a_build_with_registered_clauses(name):
+def test_mutant_is_a_build_with_registered_clauses(name: str) -> None:
     build = mutants.CATALOGUE[name]
     assert isinstance(build, Build)
     assert build.name == f"mutant:{name}"
@@ -51,11 +52,11 @@ def test_mutant_is_a_build_with_registered_clauses(name):
     for cid in build.clauses:
         assert cid in clauses.BY_ID, f"{name}: unknown clause {cid}"
     assert plugin.resolve_build(f"reference_hv.mutants:{name}") is build
-    assert build.capabilities == mutants.ReferenceBuild.capabilities
+    assert build.capabilities == ReferenceBuild.capabilities
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_mutant_boots(name):
+def test_mutant_boots(name: str) -> None:
     """Every mutant boots a small system and answers a call (a broken mutant would be no evidence)."""
     build = mutants.CATALOGUE[name]
     session = build.boot(SystemConfig((GuestVM(programs.source("idle"), "idle.S"),)))
@@ -65,7 +66,7 @@ def test_mutant_boots(name):
         session.close()
 
 
-def test_controls_are_not_mutants():
+def test_controls_are_not_mutants() -> None:
     assert set(mutants.CONTROLS).isdisjoint(mutants.CATALOGUE)
     assert mutants.CONTROLS["seam_core"].clauses == ()
     assert plugin.resolve_build("reference_hv.mutants:seam_core") is mutants.CONTROLS["seam_core"]
@@ -82,7 +83,7 @@ def test_controls_are_not_mutants():
         ("hvc_immediate_honoured", "CALL-2"),
     ],
 )
-def test_mutant_killed_by_its_clause(name, clause):
+def test_mutant_killed_by_its_clause(name: str, clause: str) -> None:
     """The clause's own tests (``--clause``) kill the mutant: a FAIL on that clause in the JSON report."""
     hv = f"reference_hv.mutants:{name}"
     extra = [*selftest.DETERMINISTIC, "--clause", clause]
@@ -92,12 +93,12 @@ def test_mutant_killed_by_its_clause(name, clause):
     assert result.hits_intended
 
 
-def test_reference_passes_a_clause_subset():
+def test_reference_passes_a_clause_subset() -> None:
     result = selftest.run_one("control", "reference", None, [*selftest.DETERMINISTIC, "--clause", "SEND-1"], timeout=120)
     assert result.status == "passed", result
 
 
-def test_summarise_counts_must_failures_only():
+def test_summarise_counts_must_failures_only() -> None:
     report = {
         "clauses": [{"id": "SEND-1", "status": "FAIL"}, {"id": "SEND-2", "status": "PASS"}],
         "tests": [
@@ -122,14 +123,14 @@ def test_summarise_counts_must_failures_only():
     assert clean.status == "passed"
 
 
-def test_selftest_lists_the_catalogue(capsys):
+def test_selftest_lists_the_catalogue(capsys: pytest.CaptureFixture[str]) -> None:
     assert selftest.main(["--list"]) == 0
     out = capsys.readouterr().out
     assert all(name in out for name in NAMES)
     assert selftest.main(["--mutant", "no_such_mutant"]) == 2
 
 
-def test_mutate_core_produces_valid_modules():
+def test_mutate_core_produces_valid_modules() -> None:
     mutate = _load_mutate_core()
     source = (ROOT / "reference_hv" / "core.py").read_text()
     found = mutate.mutations(source)
@@ -145,11 +146,11 @@ def test_mutate_core_produces_valid_modules():
         finally:
             del sys.modules[module.__name__]
         assert issubclass(module.Core, object)
-        assert module.Vm is mutants.Vm, "the data classes are the real ones"
+        assert module.Vm is Vm, "the data classes are the real ones"
         assert ast.dump(ast.parse(text)) != original
     with pytest.raises(IndexError):
         mutate.mutated_source(source, len(found))
-    assert Core is mutants.Core
+    assert Core is vars(mutants)["Core"], "the mutants subclass the real core"
 
 
 @pytest.mark.parametrize(
@@ -161,7 +162,7 @@ def test_mutate_core_produces_valid_modules():
         ("smc_returns_0", "test_primary_random_registers or test_smc_from_primary_keeps_registers"),
     ],
 )
-def test_wrong_value_is_a_bounded_fail_not_a_timeout(name, selection):
+def test_wrong_value_is_a_bounded_fail_not_a_timeout(name: str, selection: str) -> None:
     """A wrong value is a FAIL with expected and actual, in a bounded number of calls: never a
     TIMEOUT, never a loop. (The subprocess limit is a guard against a hang, not a speed target.)"""
     build = mutants.CATALOGUE[name]
@@ -171,7 +172,7 @@ def test_wrong_value_is_a_bounded_fail_not_a_timeout(name, selection):
     assert "[FAIL]" in result.example and "expected" in result.example and ", got " in result.example, result
 
 
-def test_precision_and_recall():
+def test_precision_and_recall() -> None:
     def run(blamed: list[str], intended: tuple[str, ...]) -> selftest.RunResult:
         r = selftest.RunResult("m", "hv", intended)
         r.blamed = blamed

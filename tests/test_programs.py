@@ -6,8 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
-from unicorn import UC_ARCH_ARM64, UC_HOOK_INTR, UC_MODE_ARM, Uc  # type: ignore[import-untyped]
-from unicorn import arm64_const as A  # type: ignore[import-untyped]
+from unicorn import UC_ARCH_ARM64, UC_HOOK_INTR, UC_MODE_ARM
+from unicorn import arm64_const as A
+from unicorn.unicorn import Uc
 
 from guest_asm import abi
 from guest_asm import programs as P
