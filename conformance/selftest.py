@@ -25,6 +25,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Generator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -41,8 +42,11 @@ BAD = ("FAIL", "TIMEOUT", "ERROR")
 BLAME = ("FAIL", "TIMEOUT")
 #: A suite run that takes longer than this is stopped and reported as hung.
 RUN_TIMEOUT = 600.0
-#: Per test, in a self-test run: the reference's slowest test takes well under a second.
-TEST_TIMEOUT = 10.0
+#: Per test, in a self-test run (0: none). Off by default: every loop of the suite is bounded
+#: (a wrong value is a FAIL within a bounded number of calls, a call that never returns is a
+#: TIMEOUT of the build's own budget), and a SIGALRM limit that fires inside a Hypothesis example
+#: surfaces as a Flaky error under load. ``RUN_TIMEOUT`` still bounds a whole suite run.
+TEST_TIMEOUT = 0.0
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -313,6 +317,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     control_runs: list[RunResult] = []
     if not args.no_control:
+        print(f"selftest: control runs ({CONTROL_BUILD} and {len(controls)} more), {jobs} at a time ...", flush=True)
         todo = [("control:" + CONTROL_BUILD, CONTROL_BUILD, None)]
         todo += [(f"control:{n}", f"{args.catalogue}:{n}", b) for n, b in controls.items()]
         with ThreadPoolExecutor(jobs) as pool:
@@ -324,9 +329,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             _write_json(args.json, control_runs, [], time.monotonic() - started, jobs, args.deterministic)
             return 2
 
+    print(f"selftest: {len(names)} mutants, {jobs} at a time", flush=True)
+    done: list[RunResult] = []
+    lock = threading.Lock()
+    mutants_started = time.monotonic()
+
     def work(name: str) -> RunResult:
         r = run_one(name, f"{args.catalogue}:{name}", catalogue[name], extra, timeout=args.timeout)
-        print(f"  {name}: {r.status} ({r.seconds:.1f} s)", flush=True)
+        with lock:
+            done.append(r)
+            n = len(done)
+            eta = (time.monotonic() - mutants_started) / n * (len(names) - n)
+            blamed = ",".join(r.blamed) or "-"
+            print(
+                f"  [{n}/{len(names)}, ETA {eta // 60:.0f}:{eta % 60:02.0f}] {name}: {r.status},"
+                f" blamed {blamed} ({r.seconds:.1f} s)",
+                flush=True,
+            )
         return r
 
     with ThreadPoolExecutor(jobs) as pool:
