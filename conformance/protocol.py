@@ -49,6 +49,35 @@ class SystemConfig:
     fault_policy: str = "stop"
 
 
+class Fault(Protocol):
+    """A guest fault, as the suite reads it (never by parsing ``str()``): which VM and vCPU, where.
+
+    ``kind`` is free text (e.g. "data abort (read from unmapped address)"); ``address`` the
+    faulting address where there is one. ``str()`` is what the report shows.
+    """
+
+    @property
+    def vm(self) -> int: ...
+
+    @property
+    def vcpu(self) -> int: ...
+
+    @property
+    def pc(self) -> int: ...
+
+    @property
+    def address(self) -> int | None: ...
+
+    @property
+    def kind(self) -> str: ...
+
+
+def fault_vm(fault: object) -> int | None:
+    """The VM a build's fault names (its ``vm`` attribute), or None if it names none."""
+    vm = getattr(fault, "vm", None)
+    return vm if isinstance(vm, int) and not isinstance(vm, bool) else None
+
+
 class CallOutcome(Protocol):
     """What ``Session.call`` returns."""
 
@@ -59,7 +88,7 @@ class CallOutcome(Protocol):
 
     @property
     def fault(self) -> object | None:
-        """A guest fault that stopped the system (its ``str()`` names VM, vCPU, PC, address)."""
+        """A guest fault that stopped the system: a :class:`Fault` (vm, vcpu, pc, address, kind)."""
         ...
 
     @property

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from conformance.harness import YIELD_LIMIT, Hv, expect, program, script
 from conformance.model import ERR
 from conformance.outcomes import CallTimeout, ConformanceFailure
-from conformance.protocol import BuildError, CallOutcome, GuestVM, SystemConfig
+from conformance.protocol import BuildError, CallOutcome, GuestVM, SystemConfig, fault_vm
 from conformance.tests.test_model import SECONDARY_MEMORY, SECONDARY_PAGES, MailboxMachine
 from guest_asm.programs import Call, Fill, Rel, Step
 
@@ -341,7 +341,7 @@ def test_garbage_instruction_streams(hv_build, hf_settings, record_property):
                     if outcome.timeout is not None:
                         msg = f"run of a garbage VM did not return: {outcome.timeout}\n" + "\n".join(lines)
                         raise CallTimeout(msg, clause="RUN-4")
-                    expect("the system stopped on a fault of VM 1", "VM 1" in str(outcome.fault), True, clause="FAULT")
+                    expect("the system stopped on a fault of VM", fault_vm(outcome.fault), 1, clause="FAULT")
                     stopped = True
                     break
                 response = outcome.regs[0]
@@ -393,7 +393,7 @@ def test_fault_leaves_other_vms_alone(boot, hv_build, kind):
         expect_same_memory("the idle VM", canary, snapshot(hv, 3))
         expect_echo_works(hv, 2, f"after {kind}")
     else:
-        expect(f"the stop after {kind} is a located fault", "VM 1" in str(outcome.fault), True)
+        expect(f"the stop after {kind} is a located fault of VM", fault_vm(outcome.fault), 1)
         expect_same_memory("the echo VM", echo, snapshot(hv, 2))
         expect_same_memory("the idle VM", canary, snapshot(hv, 3))
     expect_next_boot_unaffected(hv_build)
