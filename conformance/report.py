@@ -589,7 +589,13 @@ pre{background:#f6f6f6;padding:6px;overflow-x:auto}
 .PASS{background:#d9f2d9}.FAIL{background:#f7c6c6}.TIMEOUT{background:#f9d9b0}
 .ERROR{background:#f2b3e6}.WAIVED{background:#e6e6f7}.SKIP{background:#eee}
 .DEVIATION{background:#fbe7a5}.NOTRUN{background:#fff;color:#888}
-.seq td{border:none;border-left:1px dashed #999;font-family:ui-monospace,monospace;font-size:85%;white-space:pre}
+.seqwrap{overflow-x:auto;max-width:100%}
+.seq{table-layout:fixed}
+.seq td,.seq th{min-width:12em;max-width:22em;overflow-wrap:anywhere}
+.seq td{border:none;border-left:1px dashed #999;font-family:ui-monospace,monospace;font-size:85%;white-space:pre-wrap}
+.seq tr.last td{background:#fde0e0}
+.seq tr.last td.n::after{content:" \25C0 failed after this";color:#b00;white-space:nowrap}
+.BLOCKED{background:#f4f4f4;color:#777}
 .seq td.n{border:none;color:#888;text-align:right}
 .seq td.arrow{border-bottom:2px solid #335;text-align:center;color:#335}
 .seq td.plain{color:#666}
@@ -607,11 +613,32 @@ def _cls(status: str) -> str:
     return status.replace(" ", "")
 
 
+_INLINE = re.compile(r"`([^`]+)`|\*\*([^*]+)\*\*|\*([^*]+)\*")
+
+
+def rule_html(text: str) -> str:
+    """The spec's rule text (inline Markdown: `code`, **bold**, *italic*, escaped pipes) as HTML."""
+    text = text.replace("\\|", "|")
+    out, pos = [], 0
+    for m in _INLINE.finditer(text):
+        out.append(_e(text[pos : m.start()]))
+        code, bold, italic = m.groups()
+        out.append(f"<code>{_e(code)}</code>" if code else f"<b>{_e(bold)}</b>" if bold else f"<i>{_e(italic)}</i>")
+        pos = m.end()
+    return ("".join(out) + _e(text[pos:])).replace("`", "")  # a title cut inside `code` leaves one
+
+
+def _anchor(nodeid: str) -> str:
+    return "t-" + re.sub(r"[^A-Za-z0-9_-]+", "-", nodeid).strip("-")
+
+
 def _html_rows(rows: Sequence[ClauseRow]) -> str:
     out = ["<table><tr><th>Clause</th><th>Section</th><th>Status</th><th>Passed</th><th>Rule</th><th>First failure</th></tr>"]
     for r in rows:
         first = r.first_failure
-        ff = f"<span class=mono>{_e(first.nodeid)}</span><br>{_e(first.failure_line)}" if first else ""
+        ff = (
+            f"<a class=mono href=\"#{_anchor(first.nodeid)}\">{_e(first.nodeid)}</a><br>{_e(first.failure_line)}" if first else ""
+        )
         part = ""
         if r.strength == IMPL and r.clause.impl_defined:
             part = f"<br><i>implementation-defined: {_e(r.clause.impl_defined)}</i>"
@@ -619,7 +646,7 @@ def _html_rows(rows: Sequence[ClauseRow]) -> str:
             f"<tr class={_cls(r.status)}><td>{_e(r.clause.id)}</td>"
             f"<td>{r.clause.section}. {_e(clauses.SECTIONS.get(r.clause.section, ''))}</td>"
             f"<td>{_e(r.status)}</td><td class=num>{r.passed}/{len(r.tests)}</td>"
-            f"<td>{_e(r.clause.title)}{part}</td><td>{ff}</td></tr>"
+            f"<td title=\"{_e(r.clause.rule)}\">{rule_html(r.clause.title)}{part}</td><td>{ff}</td></tr>"
         )
     out.append("</table>")
     return "\n".join(out)
@@ -629,8 +656,12 @@ def sequence_html(lines: Sequence[str]) -> str:
     vms, steps = sequence(lines)
     col = {vm: n for n, vm in enumerate(vms)}
     ncols = len(vms) + 1  # + a column for unparsed lines
-    out = ["<table class=seq><tr><td class=n>#</td>" + "".join(f"<th>VM {vm}</th>" for vm in vms) + "<th>other</th></tr>"]
-    for s in steps:
+    out = [
+        "<div class=seqwrap><table class=seq><tr><td class=n>#</td>"
+        + "".join(f"<th>VM {vm}</th>" for vm in vms)
+        + "<th>other</th></tr>"
+    ]
+    for n, s in enumerate(steps):
         cells = [f"<td class=n>{_e(s.seq)}</td>"]
         if s.kind == "note":
             i = col[s.src]
@@ -644,8 +675,9 @@ def sequence_html(lines: Sequence[str]) -> str:
             cells += ["<td></td>"] * lo + [arrow] + ["<td></td>"] * (ncols - hi - 1)
         else:
             cells += ["<td></td>"] * (ncols - 1) + [f"<td class=plain>{_e(s.text)}</td>"]
-        out.append("<tr>" + "".join(cells) + "</tr>")
-    out.append("</table>")
+        last = " class=last" if n == len(steps) - 1 else ""  # the test's failing check came after this step
+        out.append(f"<tr{last}>" + "".join(cells) + "</tr>")
+    out.append("</table></div>")
     return "\n".join(out)
 
 
@@ -680,9 +712,14 @@ def render_html(summary: Summary) -> str:
     if summary.failures:
         parts.append("<h2>Failures</h2>")
     for t in summary.failures:
-        parts.append(f"<div class=failure><h3 class={_cls(t.outcome)}>{_e(t.outcome)}: <code>{_e(t.nodeid)}</code></h3>")
-        titles = "; ".join(f"{c} ({clauses.BY_ID[c].title})" if c in clauses.BY_ID else c for c in t.blamed or t.clauses)
-        parts.append(f"<p><b>Counts against:</b> {_e(titles)}</p>")
+        parts.append(
+            f"<div class=failure id=\"{_anchor(t.nodeid)}\">"
+            f"<h3 class={_cls(t.outcome)}>{_e(t.outcome)}: <code>{_e(t.nodeid)}</code></h3>"
+        )
+        titles = "; ".join(
+            f"{_e(c)} ({rule_html(clauses.BY_ID[c].title)})" if c in clauses.BY_ID else _e(c) for c in t.blamed or t.clauses
+        )
+        parts.append(f"<p><b>Counts against:</b> {titles}</p>")
         if others := [c for c in t.clauses if c not in t.blamed]:
             parts.append(f"<p><b>Not reached (BLOCKED):</b> {_e(', '.join(others))}</p>")
         if t.waiver:
@@ -696,7 +733,9 @@ def render_html(summary: Summary) -> str:
         if t.message:
             parts.append(f"<pre>{_e(t.message)}</pre>")
         if t.calls:
-            parts.append("<p><b>Calls the test made</b></p><pre>" + _e("\n".join(t.calls)) + "</pre>")
+            # The last call is the one whose result (or aftermath) the failing check looked at.
+            shown = [_e(c) for c in t.calls[:-1]] + [f"<mark>{_e(t.calls[-1])}</mark>  \u25c0 last call before the failed check"]
+            parts.append("<p><b>Calls the test made</b></p><pre>" + "\n".join(shown) + "</pre>")
         if t.trace:
             parts.append("<p><b>Hypercall trace</b> (message sequence)</p>")
             parts.append(sequence_html(t.trace))

@@ -815,3 +815,16 @@ def test_empty_clause_selection_is_a_usage_error(fake: pytest.Pytester) -> None:
     result = run(fake, "--clause", "")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--clause '': names no clause*"])
+
+
+def test_html_links_rows_to_failures_marks_the_failing_step_and_renders_rules() -> None:
+    page = report.render_html(_summary())
+    anchor = 'id="t-t-py-test_x"'
+    assert anchor in page and 'href="#t-t-py-test_x"' in page  # the SEND-6 row links down to its failure
+    assert "<tr class=last>" in page and page.count("<tr class=last>") == 1  # the step the check came after
+    assert "<mark>" in page and "last call before the failed check" in page
+    assert "class=seqwrap" in page  # a wide system scrolls inside its box instead of overflowing the page
+    row = next(line for line in page.splitlines() if line.startswith("<tr class=FAIL><td>SEND-6"))
+    rule_cell = row.split("<td title=", 1)[1].split(">", 1)[1].split("</td>", 1)[0]
+    assert "`" not in rule_cell and "\\|" not in rule_cell  # rule text rendered, not raw Markdown
+    assert report.rule_html("a `hvc` **MUST** \\| *b*") == "a <code>hvc</code> <b>MUST</b> | <i>b</i>"
