@@ -65,6 +65,8 @@ def frame(payload: bytes) -> bytes:
 
 
 def _unescape(body: bytes) -> bytes:
+    if b"}" not in body and b"*" not in body:
+        return body  # the common case (hex memory and registers): nothing to undo
     out = bytearray()
     i = 0
     while i < len(body):

@@ -18,10 +18,18 @@ breakpoint again; x0..x30 are read back from the block. Outcomes: a missing QEMU
 does not boot, a lost gdb link or a limit of the image raise :class:`BuildError` (ERROR) with the
 QEMU log attached; no return within the call budget is a ``timeout`` (TIMEOUT); PSCI SYSTEM_OFF
 (QEMU exits with status 0) is ``system_off``.
+
+Preemption (RUN-4) is driven by guest progress, never by the host's clock: QEMU runs with
+``-icount shift=N,sleep=on`` (its virtual clock is the count of executed instructions) and each
+call enters the driver at ``hf_driver_timed``, which arms the primary's EL1 virtual timer for
+``preempt_ticks`` ticks; the timer's PPI reaches the CPU through the GICv2 (set up once at boot) and
+a secondary still running then is preempted by the hypervisor. Wall-clock limits remain only as
+last-resort deadlines: ``boot_timeout`` and ``call_timeout`` (a call that never returns).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import shutil
@@ -47,9 +55,17 @@ MIB = 1 << 20
 LOG_TAIL = 3000
 QEMU_HINT = "install it (Debian/Ubuntu: apt-get install qemu-system-arm) or set 'qemu' in the image's config file"
 STUB_NAMES = ("stub", "@stub")
+#: The default slice: timer ticks (= guest instructions with icount shift 4 on QEMU 7.2, whose
+#: generic timer counts at 62.5 MHz) from the driver's arming of the timer to the interrupt.
+DEFAULT_PREEMPT_TICKS = 1_000_000
+#: Where the driver reads the timer's ticks: the block's last 8 bytes (after DRIVER_OUT's x0..x30).
+DRIVER_TIMER = abi.DRIVER_OUT + 31 * 8
+assert DRIVER_TIMER + 8 <= abi.DRIVER_BLOCK_SIZE
 #: What Hafnium (2018) logs before it spins at EL2 on an exception from a guest; pc is the guest's.
+#: Only a complete line counts (Hafnium prints it in pieces), so the report never depends on when
+#: the log was read.
 FAULT_LOG = re.compile(
-    r"(Data abort|Instruction abort|Unknown lower sync exception): pc=0x([0-9a-fA-F]+)[^\n]*"
+    r"(Data abort|Instruction abort|Unknown lower sync exception): pc=0x([0-9a-fA-F]+)[^\n]*\n"
 )
 
 
@@ -72,11 +88,14 @@ class ImageProfile:
     boot_timeout: float = 30.0
     call_timeout: float = 10.0
     extra_args: tuple[str, ...] = ()
-    # Preemption (RUN-4): the primary's "timer". A call that has not returned after
-    # ``preempt_after`` seconds gets a physical interrupt (``preempt_irq`` pended at the GICv2
-    # distributor); Hafnium then switches a running secondary back to the primary with YIELD.
-    preempt_after: float = 0.005  # 0: never (a spinning secondary is then a TIMEOUT)
-    preempt_irq: int = 20  # a PPI that nothing on QEMU's virt board drives
+    # Preemption (RUN-4): the primary's timer, counted in guest progress. QEMU's virtual clock
+    # follows the executed instructions (``-icount shift=icount_shift,sleep=on``: 2**shift ns
+    # each); every call arms the primary's EL1 virtual timer (CNTV) for ``preempt_ticks`` ticks
+    # (62.5 MHz on QEMU 7.2: with shift 4, one tick = one instruction); when it expires its PPI
+    # (``preempt_irq``) interrupts a running secondary and Hafnium switches back with YIELD.
+    preempt_ticks: int = DEFAULT_PREEMPT_TICKS  # 0: never (a spinning secondary is then a TIMEOUT)
+    icount_shift: int = 4
+    preempt_irq: int = 27  # the EL1 virtual timer's PPI on QEMU's virt board
     gic_distributor: int = 0x0800_0000  # QEMU virt, GICv2
     gic_cpu_interface: int = 0x0801_0000
 
@@ -114,44 +133,85 @@ def _size(value: object, what: str) -> int:
     raise ValueError(f"{what}: expected a size (an int or e.g. '16M'), got {value!r}")
 
 
+_KNOWN_KEYS = frozenset({
+    "image", "name", "primary_base", "memory", "max_secondaries", "cpu", "qemu", "append",
+    "boot_timeout", "call_timeout", "extra_args", "preempt_ticks", "icount_shift", "preempt_irq",
+    "gic_distributor", "gic_cpu_interface",
+})  # fmt: skip
+_REMOVED_KEYS = {
+    "preempt_after": (
+        "preempt_after (a wall-clock slice in seconds) is no longer supported: preemption is counted "
+        "in guest progress, set preempt_ticks (virtual-timer ticks per slice; 0: never) instead"
+    ),
+}
+
+
+def _toml_int(data: Mapping[str, Any], key: str) -> int:
+    value = data[key]
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError(f"{key}: expected an integer, got {value!r} ({type(value).__name__})")
+    return value
+
+
+def _toml_float(data: Mapping[str, Any], key: str) -> float:
+    value = data[key]
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise ValueError(f"{key}: expected a number of seconds, got {value!r} ({type(value).__name__})")
+    if not math.isfinite(value):
+        raise ValueError(f"{key}: expected a finite number of seconds, got {value!r}")
+    return float(value)
+
+
+def _toml_str(data: Mapping[str, Any], key: str) -> str:
+    value = data[key]
+    if not isinstance(value, str):
+        raise ValueError(f"{key}: expected a string, got {value!r} ({type(value).__name__})")
+    return value
+
+
 def load_profile(path: Path) -> ImageProfile:
-    """An image's config file (TOML): ``image`` (relative to the file) and optional layout keys."""
+    """An image's config file (TOML): ``image`` (relative to the file) and optional layout keys.
+
+    Every value is checked strictly: a wrong type, a non-finite number or a value out of range is a
+    ``ValueError`` naming the key (and the file)."""
     try:
         data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as e:
         raise ValueError(f"cannot read {path}: {e}") from None
-    known = {
-        "image", "name", "primary_base", "memory", "max_secondaries", "cpu", "qemu", "append",
-        "boot_timeout", "call_timeout", "extra_args", "preempt_after", "preempt_irq", "gic_distributor",
-        "gic_cpu_interface",
-    }  # fmt: skip
-    unknown = sorted(set(data) - known)
+    for key, why in _REMOVED_KEYS.items():
+        if key in data:
+            raise ValueError(f"{path}: {why}")
+    unknown = sorted(set(data) - _KNOWN_KEYS)
     if unknown:
-        raise ValueError(f"{path}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        raise ValueError(f"{path}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(_KNOWN_KEYS))}")
     if "image" not in data:
         raise ValueError(f'{path}: no \'image\' (the hypervisor image, e.g. image = "hafnium.bin"; or "stub")')
-    img = str(data["image"])
-    prof = stub_profile() if img in STUB_NAMES else ImageProfile(_image_path(path.parent / img), name=f"qemu:{img}")
-    changes: dict[str, Any] = {}
-    if "name" in data:
-        changes["name"] = str(data["name"])
-    if "primary_base" in data:
-        changes["primary_base"] = _size(data["primary_base"], "primary_base")
-    if "memory" in data:
-        changes["ram"] = _size(data["memory"], "memory")
-    for key in ("max_secondaries", "preempt_irq", "gic_distributor", "gic_cpu_interface"):
-        if key in data:
-            changes[key] = int(data[key])
-    for key in ("cpu", "qemu", "append"):
-        if key in data:
-            changes[key] = str(data[key])
-    for key in ("boot_timeout", "call_timeout", "preempt_after"):
-        if key in data:
-            changes[key] = float(data[key])
-    if "extra_args" in data:
-        changes["extra_args"] = tuple(str(a) for a in data["extra_args"])
-    prof = replace(prof, **changes)
-    _check_profile(prof)
+    try:
+        img = _toml_str(data, "image")
+        prof = stub_profile() if img in STUB_NAMES else ImageProfile(_image_path(path.parent / img), name=f"qemu:{img}")
+        changes: dict[str, Any] = {}
+        if "primary_base" in data:
+            changes["primary_base"] = _size(data["primary_base"], "primary_base")
+        if "memory" in data:
+            changes["ram"] = _size(data["memory"], "memory")
+        for key in ("max_secondaries", "preempt_ticks", "icount_shift", "preempt_irq", "gic_distributor", "gic_cpu_interface"):
+            if key in data:
+                changes[key] = _toml_int(data, key)
+        for key in ("name", "cpu", "qemu", "append"):
+            if key in data:
+                changes[key] = _toml_str(data, key)
+        for key in ("boot_timeout", "call_timeout"):
+            if key in data:
+                changes[key] = _toml_float(data, key)
+        if "extra_args" in data:
+            args = data["extra_args"]
+            if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+                raise ValueError(f"extra_args: expected a list of strings, got {args!r}")
+            changes["extra_args"] = tuple(args)
+        prof = replace(prof, **changes)
+        _check_profile(prof)
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}") from None
     return prof
 
 
@@ -161,17 +221,31 @@ def _image_path(path: Path) -> Path:
     return path.resolve()
 
 
+#: CNTV_TVAL_EL0 is a signed 32-bit count down: a slice is at most this many ticks.
+MAX_PREEMPT_TICKS = (1 << 31) - 1
+
+
 def _check_profile(p: ImageProfile) -> None:
     if p.ram % MIB or not 8 * MIB <= p.ram <= 4096 * MIB:
         raise ValueError(f"memory {p.ram:#x}: a whole number of MiB, 8M..4G")
     if p.primary_base % 0x10000 or not RAM_BASE <= p.primary_base < p.initrd_address:
         raise ValueError(f"primary_base {p.primary_base:#x}: 64 KiB aligned, in RAM below the initrd")
-    if p.max_secondaries < 0 or p.boot_timeout <= 0 or p.call_timeout <= 0:
-        raise ValueError("max_secondaries must be >= 0 and the timeouts > 0")
-    if p.preempt_after < 0 or p.preempt_after >= p.call_timeout:
-        raise ValueError("preempt_after: seconds, >= 0 (0: never preempt) and below call_timeout")
-    if not 16 <= p.preempt_irq < 1020:
-        raise ValueError(f"preempt_irq {p.preempt_irq}: a PPI or SPI interrupt ID (16..1019)")
+    if p.max_secondaries < 0:
+        raise ValueError(f"max_secondaries {p.max_secondaries}: must be >= 0")
+    for key in ("boot_timeout", "call_timeout"):
+        value = getattr(p, key)
+        if not math.isfinite(value) or value <= 0:
+            raise ValueError(f"{key} {value!r}: seconds, a finite number > 0")
+    if not 0 <= p.preempt_ticks <= MAX_PREEMPT_TICKS:
+        raise ValueError(f"preempt_ticks {p.preempt_ticks}: virtual-timer ticks, 0 (never preempt) .. {MAX_PREEMPT_TICKS}")
+    if not 0 <= p.icount_shift <= 10:
+        raise ValueError(f"icount_shift {p.icount_shift}: QEMU's -icount shift, 0..10")
+    if not 16 <= p.preempt_irq < 32:
+        raise ValueError(f"preempt_irq {p.preempt_irq}: the virtual timer's PPI, an interrupt ID 16..31")
+    for key in ("gic_distributor", "gic_cpu_interface"):
+        value = getattr(p, key)
+        if value < 0 or value % 0x1000 or value >= 1 << 48:
+            raise ValueError(f"{key} {value:#x}: a 4 KiB aligned physical address")
 
 
 def profile_from_spec(spec: str) -> ImageProfile:
@@ -297,6 +371,9 @@ class QemuSession:
         self.driver = programs.build_driver(profile.primary_base)
         self.ready = self.driver.symbol("hf_driver_ready")
         self.block = self.driver.symbol("hf_driver_block")
+        # Where a call enters the driver: through hf_driver_timed (arm the timer, then the call)
+        # when preemption is on, else straight at the dispatch after the breakpoint.
+        self.entry = self.driver.symbol("hf_driver_timed") if profile.preempt_ticks else self.ready + 4
         secondaries: list[cpio.Secondary] = []
         for vm_id, vm in enumerate(config.secondaries, start=1):
             base = self.layout.bases[vm_id]
@@ -329,6 +406,7 @@ class QemuSession:
             qemu, "-M", "virt", "-cpu", profile.cpu, "-m", f"{profile.ram // MIB}M",
             "-machine", "virtualization=true", "-nographic", "-nodefaults", "-serial", "stdio",
             "-kernel", str(kernel), "-initrd", str(initrd), "-append", profile.append,
+            "-icount", f"shift={profile.icount_shift},sleep=on",
             "-gdb", f"unix:{sock},server,nowait", "-S", *profile.extra_args,
         ]  # fmt: skip
         with open(self.serial_log, "wb") as out, open(self.stderr_log, "wb") as err:
@@ -345,8 +423,10 @@ class QemuSession:
     # --- boot -----------------------------------------------------------------------------
 
     def _error(self, what: str) -> BuildError:
-        time.sleep(0.05)  # let QEMU flush its last words
-        status = self.proc.poll()
+        try:
+            status: int | None = self.proc.wait(timeout=0.05)  # a dying QEMU: let it finish its last words
+        except subprocess.TimeoutExpired:
+            status = None
         state = f"QEMU exited with status {status}" if status is not None else "QEMU still running"
         return BuildError(
             f"{what} ({state}).\ncommand: {' '.join(self.command)}\n"
@@ -386,20 +466,26 @@ class QemuSession:
         except GdbError as e:
             raise self._error(f"gdb link to QEMU failed during boot: {e}") from None
         self._check_parked(stop, "boot")
-        if self.profile.preempt_after > 0:
+        if self.profile.preempt_ticks > 0:
             try:
                 self._gic_init(client)
+                client.write_memory(self.block + DRIVER_TIMER, self.profile.preempt_ticks.to_bytes(8, "little"))
             except GdbError as e:
-                raise self._error(f"setting up the GIC for preemption over the gdb link failed: {e}") from None
+                raise self._error(f"setting up the timer and the GIC for preemption over the gdb link failed: {e}") from None
         self._state = "ready"
 
     # --- preemption (RUN-4) -----------------------------------------------------------------
     #
     # What a real primary's timer does: a physical interrupt arrives while a secondary runs,
     # Hafnium (HCR_EL2.IMO set for secondaries) takes it at EL2 and switches back to the primary
-    # with YIELD. The primary driver never unmasks interrupts, so the backend plays the timer: it
-    # enables a GICv2 interrupt once at boot (as the primary's kernel would) and pends it when a
-    # call has not returned after ``preempt_after`` seconds, then clears it once the call returns.
+    # with YIELD. The primary driver plays that timer in guest time: every call enters it at
+    # ``hf_driver_timed``, which sets CNTV_TVAL_EL0 to ``preempt_ticks`` (the block's timer word,
+    # written once at boot) and enables the virtual timer. Hafnium at this commit neither saves
+    # nor restores the virtual timer, so it keeps counting while a secondary runs. Its PPI is
+    # level-triggered: it stays asserted, harmlessly, while the primary (interrupts masked, IMO
+    # clear) is parked, and drops when the next call re-arms the timer. With QEMU's icount the
+    # interrupt comes after exactly the same guest instructions on every run, whatever the host
+    # load. The backend enables the PPI in the GICv2 once at boot, as the primary's kernel would.
 
     def _gic_write32(self, client: GdbClient, addr: int, value: int) -> None:
         client.write_memory(addr, value.to_bytes(4, "little"))
@@ -410,15 +496,7 @@ class QemuSession:
         self._gic_write32(client, p.gic_distributor + 0x000, 1)  # GICD_CTLR: enable
         self._gic_write32(client, p.gic_cpu_interface + 0x004, 0xFF)  # GICC_PMR: let every priority through
         self._gic_write32(client, p.gic_cpu_interface + 0x000, 1)  # GICC_CTLR: signal group 0 as IRQ
-        if irq >= 32:
-            client.write_memory(p.gic_distributor + 0x800 + irq, b"\x01")  # GICD_ITARGETSR: CPU 0
         self._gic_write32(client, p.gic_distributor + 0x100 + 4 * (irq // 32), 1 << irq % 32)  # ISENABLER
-
-    def _gic_pend(self, client: GdbClient, pend: bool) -> None:
-        """Set (GICD_ISPENDR) or clear (GICD_ICPENDR) the preemption interrupt."""
-        irq = self.profile.preempt_irq
-        reg = (0x200 if pend else 0x280) + 4 * (irq // 32)
-        self._gic_write32(client, self.profile.gic_distributor + reg, 1 << irq % 32)
 
     def _guest_fault(self) -> str | None:
         """The guest fault Hafnium logged during the current call (it then spins at EL2), if any."""
@@ -438,27 +516,14 @@ class QemuSession:
             f"{m.group(0).strip()!r} and stopped the system"
         )
 
-    def _wait_call(self, client: GdbClient) -> tuple[StopReply, bool]:
-        """The stop that ends a call, and whether it was preempted on the way (GdbTimeout: no return)."""
-        slice_ = self.profile.preempt_after
-        if slice_ <= 0:
-            return client.wait_stop(self.profile.call_timeout), False
-        try:
-            return client.wait_stop(slice_), False
-        except GdbTimeout:
-            pass
-        stop = client.interrupt(2.0)
-        if stop.exited or client.read_register(REG_PC) == self.ready:
-            return stop, False  # it returned (or the system went off) just as the slice ended
-        fault = self._guest_fault()
-        if fault is not None:
-            raise _GuestFault(fault)
-        self._gic_pend(client, True)
-        client.resume()
-        deadline = time.monotonic() + self.profile.call_timeout - slice_
-        while True:  # poll the serial log meanwhile: a logged guest fault ends the wait at once
+    def _wait_call(self, client: GdbClient) -> StopReply:
+        """The stop that ends a call (GdbTimeout: no return within ``call_timeout``, the
+        last-resort deadline). The serial log is checked meanwhile: a guest fault that the
+        hypervisor logged before it stopped the system ends the wait at once (``_GuestFault``)."""
+        deadline = time.monotonic() + self.profile.call_timeout
+        while True:
             try:
-                return client.wait_stop(max(0.001, min(0.05, deadline - time.monotonic()))), True
+                return client.wait_stop(max(0.001, min(0.05, deadline - time.monotonic())))
             except GdbTimeout:
                 if time.monotonic() >= deadline:
                     raise
@@ -557,8 +622,8 @@ class QemuSession:
             self._log_mark = 0
         try:
             client.write_memory(self.block + abi.DRIVER_OP, block)
-            client.resume(self.ready + 4)
-            stop, preempted = self._wait_call(client)
+            client.resume(self.entry)
+            stop = self._wait_call(client)
         except _GuestFault as e:
             self._state = "fault"
             self._why_dead = str(e)
@@ -581,7 +646,7 @@ class QemuSession:
             self._trace.append(f"#{n} VM 0 vCPU 0: {shown} -> no return (timeout)")
             return QemuOutcome(timeout=self._why_dead)
         except GdbLinkError as e:
-            stop, preempted = self._link_lost(e, shown), False
+            stop = self._link_lost(e, shown)
         except GdbError as e:
             self._state = "lost"
             self._why_dead = f"gdb link failed during {shown}: {e}"
@@ -590,14 +655,11 @@ class QemuSession:
             return self._exited(stop, shown)
         self._check_parked(stop, f"call {shown}")
         try:
-            if preempted:
-                self._gic_pend(client, False)
             out = client.read_memory(self.block + abi.DRIVER_OUT, 31 * 8)
         except GdbError as e:
             raise self._error(f"reading the driver's results over the gdb link failed: {e}") from None
         result = tuple(int.from_bytes(out[8 * i : 8 * i + 8], "little") for i in range(31))
-        note = " (after a preemption interrupt)" if preempted else ""
-        self._trace.append(f"#{n} VM 0 vCPU 0: {shown} -> {result[0]:#x}{note}")
+        self._trace.append(f"#{n} VM 0 vCPU 0: {shown} -> {result[0]:#x}")
         return QemuOutcome(regs=result)
 
     def _link_lost(self, e: GdbError, shown: str) -> StopReply:

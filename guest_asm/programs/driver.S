@@ -12,6 +12,12 @@
 //                     x0..x30 to DRIVER_OUT, branch back to hf_driver_ready.
 //   hf_driver_op_<k>  the variant for op k (generated from abi.DRIVER_OPS by programs.py)
 //   hf_driver_bad_op  `brk #1`, reached for an op >= len(DRIVER_OPS) (never treated as op 0)
+//   hf_driver_timed   a second way in, used only by the QEMU backend (conformance/backends/qemu.py)
+//                     to play the primary kernel's timer: it arms the EL1 virtual timer with
+//                     CNTV_TVAL_EL0 := the word at DRIVER_OUT + 248 (the block's last 8 bytes,
+//                     "timer ticks"), enables it (CNTV_CTL_EL0 := 1: enabled, not masked), then
+//                     goes on at hf_driver_ready + 4 as above. The reference resumes at
+//                     hf_driver_ready + 4 and never executes it.
 
 .macro DRIVER_LOAD
     ldp x0, x1, [sp, #DRIVER_IN + 0]
@@ -56,6 +62,7 @@ _start:
     mov sp, x0
 hf_driver_ready:
     brk #0
+hf_driver_dispatch:
     ldr x0, [sp, #DRIVER_OP]
 // @@DRIVER_DISPATCH@@
     b hf_driver_bad_op
@@ -63,6 +70,13 @@ hf_driver_ready:
 hf_driver_bad_op:
     brk #1
     b hf_driver_bad_op
+hf_driver_timed:
+    ldr x0, [sp, #DRIVER_OUT + 248]
+    msr cntv_tval_el0, x0
+    mov x0, #1
+    msr cntv_ctl_el0, x0
+    isb
+    b hf_driver_dispatch
     .ltorg
     .balign 16
 hf_driver_block:

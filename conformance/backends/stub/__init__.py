@@ -19,6 +19,11 @@ PRIMARY_OFFSET = 0x1_0000
 PRIMARY_BASE = LOAD_ADDRESS + PRIMARY_OFFSET
 #: The stub's limit (it is ours to define): at most this many secondaries.
 MAX_SECONDARIES = 7
+#: Not part of the ABI: the stub runs an EL1 counting loop with physical IRQs routed to EL2 until
+#: an interrupt arrives, then returns x0 = 0 (YIELD), x1 = the loop count (the loop is two
+#: instructions) and x2 = CNTFRQ_EL0. It tests the backend's preemption timer; with preemption off
+#: it never returns.
+STUB_SPIN = 0x5354_5550
 
 SOURCE_PATH = Path(__file__).with_name("stub.S")
 

@@ -3,7 +3,14 @@
 // It boots under the same QEMU line as a Hafnium image (loaded at the start of the image by
 // QEMU's -kernel, entered at EL2 with the device tree's address in x0), and implements only
 // HF_VM_GET_COUNT: every other hvc, and every smc, returns -1. It does not run secondaries and
-// ignores the initrd: the backend patches the two words below before boot (make_stub_image):
+// ignores the initrd. One extra hvc, not part of the ABI, lets the backend's tests see the
+// backend's preemption timer at work as Hafnium would:
+//   STUB_SPIN (x0 = 0x53545550 "STUP", bit 30 ignored)  runs an EL1 loop that counts in x0
+//       (`add x0, x0, #1; b .-4`) with HCR_EL2.IMO set, like a spinning secondary, until a
+//       physical IRQ reaches EL2; then it returns to the primary with x0 = 0 (YIELD),
+//       x1 = the loop count and x2 = CNTFRQ_EL0 (the generic timer's frequency, to convert
+//       ticks into instructions); every other register is the primary's. No IRQ: it never returns.
+// The backend patches the two words below before boot (make_stub_image):
 //   stub_vm_count       N + 1 (what HF_VM_GET_COUNT returns)
 //   stub_primary_entry  where the primary's image (appended to this image) starts
 //
@@ -59,8 +66,11 @@ stub_smc:                           // not a hypercall: x0 = -1, nothing else ch
     eret
 
 stub_hvc:
-    ldp x1, x2, [sp], #16
     and w0, w0, #0xbfffffff         // u32(x0) with bit 30 cleared
+    ldr x1, =0x13545550             // STUB_SPIN with bit 30 cleared
+    cmp x0, x1
+    b.eq stub_spin
+    ldp x1, x2, [sp], #16
     mov x1, #HF_VM_GET_COUNT
     cmp x0, x1
     b.ne stub_unknown
@@ -89,8 +99,55 @@ stub_return:
     mov x17, #0
     eret
 
+// STUB_SPIN (x1, x2 of the primary on the stack): save the primary's return state, route
+// physical IRQs to EL2 and enter the counting loop at EL1h with interrupts masked (an IRQ that
+// targets EL2 is taken anyway, as for Hafnium's secondaries).
+stub_spin:
+    adr x1, stub_saved
+    mrs x2, elr_el2
+    str x2, [x1]
+    mrs x2, spsr_el2
+    str x2, [x1, #8]
+    mrs x2, hcr_el2
+    orr x2, x2, #0x10               // HCR_EL2.IMO
+    msr hcr_el2, x2
+    adr x2, stub_spinner
+    msr elr_el2, x2
+    mov x2, #0x3c5                  // EL1h, D A I F masked
+    msr spsr_el2, x2
+    ldp x1, x2, [sp], #16
+    mov x0, #0
+    isb
+    eret
+
+stub_spinner:                       // runs at EL1
+    add x0, x0, #1
+    b stub_spinner
+
+// Lower EL, AArch64, IRQ: only while STUB_SPIN's loop runs (IMO is clear otherwise). Back to the
+// primary: x0 = 0 (YIELD), x1 = the loop count, x2 = CNTFRQ_EL0; the interrupt is not
+// acknowledged (the line is the primary's business, as with Hafnium).
+stub_irq:
+    mov x1, x0
+    mrs x2, cntfrq_el0
+    mrs x0, hcr_el2
+    bic x0, x0, #0x10               // HCR_EL2.IMO off: the primary keeps its own interrupts
+    msr hcr_el2, x0
+    adr x0, stub_saved
+    ldr x0, [x0]
+    msr elr_el2, x0
+    adr x0, stub_saved
+    ldr x0, [x0, #8]
+    msr spsr_el2, x0
+    mov x0, #0
+    isb
+    eret
+
     .ltorg
     .balign 8
+stub_saved:                         // the primary's ELR_EL2, SPSR_EL2 during STUB_SPIN
+    .quad 0
+    .quad 0
 stub_vm_count:
     .quad 0
 stub_primary_entry:
@@ -121,7 +178,7 @@ stub_vectors:
     .balign 0x80
     b stub_sync                     // lower EL, AArch64: sync
     .balign 0x80
-    b stub_hang                     // irq
+    b stub_irq                      // irq
     .balign 0x80
     b stub_hang                     // fiq
     .balign 0x80
