@@ -87,7 +87,7 @@ class CallOutcome(Protocol):
         ...
 
     @property
-    def fault(self) -> object | None:
+    def fault(self) -> Fault | None:
         """A guest fault that stopped the system: a :class:`Fault` (vm, vcpu, pc, address, kind)."""
         ...
 

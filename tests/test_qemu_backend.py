@@ -556,7 +556,8 @@ def test_guest_fault_needs_the_whole_log_line(tmp_path: Path) -> None:
     assert session._guest_fault() is None
     session.serial_log.write_bytes(b"boot\nData abort: pc=0x40e00008, esr=0x92000046, ec=0x24, far=0x0\n")
     fault = session._guest_fault()
-    assert fault is not None and fault.startswith("VM 2 faulted (pc 0x40e00008)") and "far=0x0'" in fault
+    assert fault is not None and (fault.vm, fault.vcpu, fault.pc, fault.kind) == (2, 0, 0x40E00008, "data abort")
+    assert str(fault).startswith("VM 2 faulted (pc 0x40e00008)") and "far=0x0'" in str(fault)
     session._log_mark = 1000  # a fault logged before this call started is not this call's
     assert session._guest_fault() is None
 

@@ -69,8 +69,27 @@ FAULT_LOG = re.compile(
 )
 
 
+@dataclass(frozen=True)
+class QemuFault:
+    """A guest fault the hypervisor logged (conformance.protocol.Fault): the VM that ran, its PC."""
+
+    vm: int
+    vcpu: int
+    pc: int
+    address: int | None
+    kind: str
+    logged: str
+
+    def __str__(self) -> str:
+        return f"VM {self.vm} faulted (pc {self.pc:#x}); the hypervisor logged {self.logged!r} and stopped the system"
+
+
 class _GuestFault(Exception):
     """A call ended in a guest fault that the hypervisor logged before stopping the system."""
+
+    def __init__(self, fault: QemuFault) -> None:
+        super().__init__(str(fault))
+        self.fault = fault
 
 
 @dataclass(frozen=True)
@@ -272,7 +291,7 @@ def build_from_spec(spec: str) -> QemuBuild:
 @dataclass(frozen=True)
 class QemuOutcome:
     regs: tuple[int, ...] = ()
-    fault: object | None = None
+    fault: QemuFault | None = None
     timeout: object | None = None
     system_off: bool = False
 
@@ -387,6 +406,7 @@ class QemuSession:
         self._trace: list[str] = []
         self._state = "booting"
         self._why_dead: str | None = None
+        self._fault: QemuFault | None = None
         self._log_mark = 0
         self._running = 0
         self.client: GdbClient | None = None
@@ -498,7 +518,7 @@ class QemuSession:
         self._gic_write32(client, p.gic_cpu_interface + 0x000, 1)  # GICC_CTLR: signal group 0 as IRQ
         self._gic_write32(client, p.gic_distributor + 0x100 + 4 * (irq // 32), 1 << irq % 32)  # ISENABLER
 
-    def _guest_fault(self) -> str | None:
+    def _guest_fault(self) -> QemuFault | None:
         """The guest fault Hafnium logged during the current call (it then spins at EL2), if any."""
         try:
             with open(self.serial_log, "rb") as f:
@@ -511,10 +531,9 @@ class QemuSession:
             return None
         # The guest that ran: the target of HF_VCPU_RUN, else the primary itself. (A vector of
         # a guest without VBAR_EL1, e.g. pc 0x200, lies in no VM's memory.)
-        return (
-            f"VM {self._running} faulted (pc {int(m.group(2), 16):#x}); the hypervisor logged "
-            f"{m.group(0).strip()!r} and stopped the system"
-        )
+        kinds = {"Data abort": "data abort", "Instruction abort": "instruction abort"}
+        kind = kinds.get(m.group(1), "unexpected exception")
+        return QemuFault(self._running, 0, int(m.group(2), 16), None, kind, m.group(0).strip())
 
     def _wait_call(self, client: GdbClient) -> StopReply:
         """The stop that ends a call (GdbTimeout: no return within ``call_timeout``, the
@@ -601,7 +620,7 @@ class QemuSession:
         if self._state == "timeout":
             return QemuOutcome(timeout=self._why_dead)
         if self._state == "fault":
-            return QemuOutcome(fault=self._why_dead)
+            return QemuOutcome(fault=self._fault)
         if self._state == "off":
             return QemuOutcome(system_off=True)
         client = self._client()
@@ -626,9 +645,9 @@ class QemuSession:
             stop = self._wait_call(client)
         except _GuestFault as e:
             self._state = "fault"
-            self._why_dead = str(e)
+            self._fault, self._why_dead = e.fault, str(e)
             self._trace.append(f"#{n} VM 0 vCPU 0: {shown} -> stopped: {e}")
-            return QemuOutcome(fault=self._why_dead)
+            return QemuOutcome(fault=e.fault)
         except GdbTimeout:
             why = f"the primary's {shown} did not return to hf_driver_ready within {self.profile.call_timeout}s"
             try:
@@ -638,7 +657,7 @@ class QemuSession:
             fault = self._guest_fault()
             if fault is not None:
                 self._state = "fault"
-                self._why_dead = fault
+                self._fault, self._why_dead = fault, str(fault)
                 self._trace.append(f"#{n} VM 0 vCPU 0: {shown} -> stopped: {fault}")
                 return QemuOutcome(fault=fault)
             self._state = "timeout"
