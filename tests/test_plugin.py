@@ -828,3 +828,53 @@ def test_html_links_rows_to_failures_marks_the_failing_step_and_renders_rules() 
     rule_cell = row.split("<td title=", 1)[1].split(">", 1)[1].split("</td>", 1)[0]
     assert "`" not in rule_cell and "\\|" not in rule_cell  # rule text rendered, not raw Markdown
     assert report.rule_html("a `hvc` **MUST** \\| *b*") == "a <code>hvc</code> <b>MUST</b> | <i>b</i>"
+
+
+#: The JUnit XML structure CI servers read (the xunit2 family that pytest, Jenkins and GitLab
+#: share), as rules: which children and attributes each element may have.
+JUNIT_RULES: dict[str, tuple[set[str], set[str], set[str]]] = {
+    # element: (allowed children, required attributes, allowed attributes)
+    "testsuites": ({"testsuite"}, set(), {"name", "time", "tests", "failures", "errors", "skipped"}),
+    "testsuite": (
+        {"testsuite", "properties", "testcase", "system-out", "system-err"},
+        {"name", "tests", "failures", "errors"},
+        {"name", "tests", "failures", "errors", "skipped", "time", "timestamp", "hostname", "id", "package", "file"},
+    ),
+    "properties": ({"property"}, set(), set()),
+    "property": (set(), {"name", "value"}, {"name", "value"}),
+    "testcase": (
+        {"failure", "error", "skipped", "system-out", "system-err"},
+        {"name"},
+        {"name", "classname", "time", "file", "line"},
+    ),
+    "failure": (set(), set(), {"type", "message"}),
+    "error": (set(), set(), {"type", "message"}),
+    "skipped": (set(), set(), {"type", "message"}),
+    "system-out": (set(), set(), set()),
+    "system-err": (set(), set(), set()),
+}
+
+
+def _junit_problems(element: ET.Element, path: str = "") -> list[str]:
+    where = f"{path}/{element.tag}"
+    if element.tag not in JUNIT_RULES:
+        return [f"{where}: unknown element"]
+    children, required, allowed = JUNIT_RULES[element.tag]
+    problems = [f"{where}: missing attribute {a}" for a in sorted(required - set(element.attrib))]
+    problems += [f"{where}: attribute {a} not allowed" for a in sorted(set(element.attrib) - allowed)]
+    if "time" in element.attrib and not re.fullmatch(r"\d+(\.\d+)?", element.attrib["time"]):
+        problems.append(f"{where}: time {element.attrib['time']!r} is not a number of seconds")
+    for child in element:
+        if child.tag not in children:
+            problems.append(f"{where}: child {child.tag} not allowed")
+        problems += _junit_problems(child, where)
+    return problems
+
+
+def test_conformance_junit_is_valid_xunit2(fake: pytest.Pytester) -> None:
+    fake.makepyfile(test_fake=FAKE_TESTS + PRECISE_TESTS.replace("import pytest", ""))
+    run(fake, "--conformance-junit=c.xml")
+    root = ET.parse(fake.path / "c.xml").getroot()
+    assert _junit_problems(root) == []
+    kinds = {child.tag for case in root.iter("testcase") for child in case}
+    assert {"failure", "error", "skipped"} <= kinds  # every kind of outcome is in this file

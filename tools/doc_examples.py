@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DOCS = (ROOT / "docs" / "reports.md",)
+DOCS = (ROOT / "docs" / "reports.md", ROOT / "README.md")
 EXAMPLE = re.compile(r"(<!-- example: (?P<cmd>.*?) -->\n```text\n)(?P<body>.*?)(```\n<!-- end example -->)", re.S)
 
 
