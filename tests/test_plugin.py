@@ -460,7 +460,7 @@ def test_installed_entry_point_loads_once(fake: pytest.Pytester, tmp_path: Path,
     cli_like = fake.runpytest_subprocess(*PLUGIN, "--hv", "fake", "-p", "no:cacheprovider")
     cli_like.assert_outcomes(passed=1)
     bad = fake.runpytest_subprocess("--hv", "nosuch", "-p", "no:cacheprovider")
-    bad.stderr.fnmatch_lines(["*Known entry points: fake, reference*"])
+    bad.stderr.fnmatch_lines(["*Known entry points: *fake*reference*"])  # other installed builds may be listed too
 
 
 # --- reports ------------------------------------------------------------------------------------

@@ -167,12 +167,14 @@ def test_primary_random_registers(hv_build, hf_settings, record_property):
         try:
             before = {vm: snapshot(hv, vm) for vm in (1, 2, 3)}
             page = {"send": hv.base(0) + 0x10000, "recv": hv.base(0) + 0x11000}
+            canary_ran = False  # a random HF_VCPU_RUN may run VM 3: its script then writes its own state
             for x0, a1, a2, x3, insn in calls:
                 x1 = page[a1] if isinstance(a1, str) else a1
                 x2 = page[a2] if isinstance(a2, str) else a2
                 func = (x0 & 0xFFFF_FFFF) & ~(1 << 30)
                 if insn == "hvc #1" and func == 0xFF00:
                     insn = "hvc #0"  # runs are through YIELDs below
+                canary_ran |= func == 0xFF00 and not insn.startswith("smc") and x1 & 0xFFFF_FFFF == 3
                 m.log.append(f"{insn} x0={x0:#x} x1={x1:#x} x2={x2:#x} x3={x3:#x}")
                 counts["calls"] += 1
                 if insn.startswith("smc"):  # CALL-7: PSCI for the primary, else -1; nothing else changes
@@ -191,8 +193,9 @@ def test_primary_random_registers(hv_build, hf_settings, record_property):
                 m.check(f"primary {insn} x0={x0:#x}", regs[0], want, rule if insn.startswith("smc") else None)
                 _expect_registers(m, insn, regs, (x1, x2, x3))
             m.compare_memory_and_reports("after the fuzzed calls")
-            expect_same_memory("the canary VM 3 (never configured, never addressed)", before[3], snapshot(hv, 3))
-            expect_stray_free(m, before)
+            if not canary_ran:
+                expect_same_memory("the canary VM 3 (never configured, never addressed)", before[3], snapshot(hv, 3))
+            expect_stray_free(m, before)  # VM 3 too: nothing but its own script's state and reports
         finally:
             m.teardown()
 
