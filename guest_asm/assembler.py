@@ -1123,6 +1123,31 @@ def _read_table(src: _Source, out: bytes, base: int, symbols: list[str]) -> tupl
     return out[:end], values
 
 
+def _fail_dropped(src: _Source, layout: list[str], base: int, got: int, expected: int) -> None:
+    """Keystone emitted fewer bytes than the statements need: name the first statement whose
+    output went missing (bisection over prefixes; error path only)."""
+    lo, hi = 0, len(src.stmts)
+    while lo < hi:  # the smallest k whose first k + 1 statements come out short
+        mid = (lo + hi) // 2
+        end = f"{_RESERVED_PREFIX}end"
+        try:
+            out = _run_keystone(src, layout[: mid + 1], [end], base)  # the table holds the end address
+            length = int.from_bytes(out[-8:], "little") - base
+            short = length < sum(s.size for s in src.stmts[: mid + 1])
+        except _KsFailure:
+            short = True
+        if short:
+            hi = mid
+        else:
+            lo = mid + 1
+    if lo < len(src.stmts):
+        stmt = src.stmts[lo]
+        m = _OP_RE.match(layout[lo])
+        what = f"'{m.group(1)}'" if m else "this statement"
+        raise AsmError(src.name, stmt.origin, stmt.text, f"Keystone silently dropped {what} (a missing ',' or extra text?)")
+    src.fail(None, f"Keystone produced {got} bytes, expected at least {expected} (silently dropped statements)")
+
+
 def assemble_uncached(source: str, *, base: int, name: str = "<guest>") -> Image:
     """Assemble without the cache (see :func:`assemble`)."""
     _check_base(base, name)
@@ -1168,7 +1193,7 @@ def _assemble(src: _Source, base: int) -> Image:
         code = code2
     expected = sum(s.size for s in stmts)
     if len(code) < expected:
-        src.fail(None, f"Keystone produced {len(code)} bytes, expected at least {expected} (silently dropped statements)")
+        _fail_dropped(src, layout, base, len(code), expected)
     if len(code) > MAX_CODE_SIZE:
         src.fail(None, f"program is {len(code)} bytes, more than {MAX_CODE_SIZE}")
     syms = {label: values[label] for label in user_labels}

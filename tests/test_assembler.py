@@ -757,3 +757,12 @@ def test_an_unexpected_exception_is_a_located_asm_error(monkeypatch: pytest.Monk
         assemble_uncached("// c\n\nnop\n", base=BASE, name="bug.S")
     assert (info.value.line, info.value.text) == (3, "nop")
     assert "internal error (ValueError: boom)" in info.value.reason
+
+
+@pytest.mark.parametrize(("text", "line"), [("x]", 1), ("nop\nx]0@d", 2), ("nop\nnop\nx]0@d,wx^p_[\nnop\n", 3)])
+def test_a_silently_dropped_statement_is_located(text: str, line: int) -> None:
+    """Found by `hfconform fuzz --seed 1 --case assembler:8927`: Keystone emits nothing for
+    'x]' yet reports no error; the error names the statement, not just the byte count."""
+    with pytest.raises(AsmError) as info:
+        assemble_uncached(text, base=0x10000)
+    assert info.value.line == line and "silently dropped" in str(info.value)
