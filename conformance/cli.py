@@ -109,6 +109,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bench.__main__ import main as bench_main
 
         return bench_main(argv[1:])
+    if argv[:1] == ["cache"]:  # hfconform cache [--clear]: the assembler's disk cache, its size; or empty it
+        from guest_asm import cache
+
+        return cache.main(argv[1:])
+    if argv[:1] == ["fuzz"]:  # hfconform fuzz [...]: fuzz campaigns against a build (conformance/fuzz.py)
+        from conformance import fuzz
+
+        return fuzz.main(argv[1:])
     extra: list[str] = []
     if "--" in argv:
         cut = argv.index("--")
