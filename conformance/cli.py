@@ -42,7 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
         description=f"Run the {clauses.PROFILE} mailbox ABI conformance suite against a hypervisor build.",
         epilog="Other options, and everything after '--', go to pytest unchanged, e.g. hfconform -x -- -k receive. "
         "'hfconform selftest [--help]' runs the suite against every deliberately wrong build; "
-        "'hfconform bench [--quick] [--json PATH]' measures the reference next to bare Unicorn. "
+        "'hfconform bench [--quick] [--json PATH]' measures the reference next to bare Unicorn; "
+        "'hfconform fuzz [--help]' throws random hypercalls, garbage programs and assembler input at a build; "
+        "'hfconform cache [--clear]' shows or empties the assembled-program cache. "
         "Forms of --hv: an entry point name (e.g. 'reference'), 'module:attr' (a build instance, class or factory; "
         "the module is imported from the current directory as 'python -m' would), 'qemu:IMAGE', 'qemu:CONFIG.toml', "
         "'qemu:stub'.",
