@@ -97,7 +97,7 @@ class Hv:
         """One HF_VCPU_RUN: its raw response, YIELD (0x0) included."""
         return self.call(HF_VCPU_RUN, vm, vcpu)
 
-    def run(self, vm: int, vcpu: int = 0, *, clause: ClauseArg = None) -> int:
+    def run(self, vm: int, vcpu: int = 0, *, clause: ClauseArg = None, stop_clause: ClauseArg = None) -> int:
         """HF_VCPU_RUN again while it returns YIELD (0x0): the first other response.
 
         A build may preempt a secondary at any time (RUN-4), so a test that waits for an event
@@ -105,9 +105,11 @@ class Hv:
         ``YIELD_LIMIT`` YIELDs in a row it fails, counted against ``clause`` (the event the
         caller waits for) or the test's clauses. A run the spec refuses (RUN-2: no switch) is
         checked with ``run_once``: a YIELD there is a wrong value, not a preemption.
+        ``stop_clause`` (default ``clause``): what a run that never returns, or stops the system,
+        counts against -- e.g. the refused hypercall the secondary makes in that run.
         """
         for _ in range(YIELD_LIMIT):
-            response = self.call(HF_VCPU_RUN, vm, vcpu, clause=clause)
+            response = self.call(HF_VCPU_RUN, vm, vcpu, clause=stop_clause or clause)
             if response != 0x0:
                 return response
         raise ConformanceFailure(
@@ -123,19 +125,22 @@ class Hv:
     def vcpu_count(self, vm: int) -> int:
         return self.call(HF_VCPU_GET_COUNT, vm)
 
-    def configure(self, send: int | None = None, recv: int | None = None) -> int:
-        """The primary configures its pages (default: the library's pages in its memory)."""
+    def configure(self, send: int | None = None, recv: int | None = None, *, clause: ClauseArg = None) -> int:
+        """The primary configures its pages (default: the library's pages in its memory).
+
+        ``clause`` (here and below): what the call not returning counts against."""
         base = self.base(0)
-        return self.call(HF_VM_CONFIGURE, base + SEND_PAGE if send is None else send, base + RECV_PAGE if recv is None else recv)
+        send = base + SEND_PAGE if send is None else send
+        return self.call(HF_VM_CONFIGURE, send, base + RECV_PAGE if recv is None else recv, clause=clause)
 
-    def send(self, to: int, size: int) -> int:
-        return self.call(HF_MAILBOX_SEND, to, size)
+    def send(self, to: int, size: int, *, clause: ClauseArg = None) -> int:
+        return self.call(HF_MAILBOX_SEND, to, size, clause=clause)
 
-    def receive(self, block: int = 0) -> int:
-        return self.call(HF_MAILBOX_RECEIVE, block)
+    def receive(self, block: int = 0, *, clause: ClauseArg = None) -> int:
+        return self.call(HF_MAILBOX_RECEIVE, block, clause=clause)
 
-    def clear(self) -> int:
-        return self.call(HF_MAILBOX_CLEAR)
+    def clear(self, *, clause: ClauseArg = None) -> int:
+        return self.call(HF_MAILBOX_CLEAR, clause=clause)
 
     # --- memory ---------------------------------------------------------------------------
 
