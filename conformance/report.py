@@ -61,6 +61,9 @@ class TestResult:
     calls: list[str] = field(default_factory=list)
     trace: list[str] = field(default_factory=list)
     duration: float = 0.0
+    #: Failing foundation clauses (clauses.FOUNDATIONS) that make this test's other failures
+    #: unjudged; set by :func:`aggregate`.
+    blocked_by: tuple[str, ...] = ()
 
     @classmethod
     def from_properties(cls, nodeid: str, props: Iterable[tuple[str, object]], duration: float = 0.0) -> TestResult:
@@ -92,9 +95,14 @@ class TestResult:
     def outcome_for(self, clause: str) -> str:
         """This test's outcome for one of its clauses: a failure counts against the clauses it
         blames; the test's other clauses were not reached (BLOCKED)."""
-        if not self.failed or clause in self.blamed or not self.blamed:
+        if not self.failed:
             return self.outcome
-        return outcomes.BLOCKED
+        if clause not in self.blamed and self.blamed:
+            return outcomes.BLOCKED
+        blocking = [f for f in self.blocked_by if clauses.layer(f) < clauses.layer(clause)]
+        if blocking and self.outcome in (outcomes.FAIL, outcomes.TIMEOUT):
+            return outcomes.BLOCKED  # a foundation clause fails: this failure may be its consequence
+        return self.outcome
 
     @property
     def failure_line(self) -> str:
@@ -155,6 +163,13 @@ class ClauseRow:
     @property
     def first_failure(self) -> TestResult | None:
         return next(iter(self.failures), None)
+
+    @property
+    def blocked_by(self) -> list[str]:
+        """The failing foundation clauses that left this clause's failures unjudged."""
+        mine = clauses.layer(self.clause.id)
+        found = {f for t in self.tests if self.clause.id in t.blamed for f in t.blocked_by if clauses.layer(f) < mine}
+        return sorted(found)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -246,6 +261,16 @@ def reported_clauses(tests: Iterable[TestResult], selection: Sequence[str] | Non
     return {t.clauses[0] for t in tests if t.clauses and t.outcome != outcomes.NOT_RUN}
 
 
+def failing_foundations(tests: Iterable[TestResult]) -> set[str]:
+    """Foundation clauses that failed in a test of their own (their first-named clause)."""
+    bad = (outcomes.FAIL, outcomes.TIMEOUT)
+    return {
+        t.clauses[0]
+        for t in tests
+        if t.clauses and t.clauses[0] in clauses.FOUNDATIONS and t.outcome in bad and t.clauses[0] in t.blamed
+    }
+
+
 def aggregate(
     tests: Iterable[TestResult],
     build: str,
@@ -257,6 +282,9 @@ def aggregate(
 ) -> Summary:
     """Per-clause rows in registry order; tests in node-ID order within each row."""
     ordered = sorted(tests, key=lambda t: t.nodeid)
+    failing = failing_foundations(ordered)
+    for t in ordered:
+        t.blocked_by = tuple(sorted(failing - set(t.blamed))) if t.failed else ()
     must_tests: dict[str, list[TestResult]] = {c.id: [] for c in clauses.CLAUSES}
     impl_tests: dict[str, list[TestResult]] = {c.id: [] for c in (*clauses.CLAUSES, clauses.FAULTS) if c.impl_defined}
     shown = reported_clauses(ordered, selection, partial or bool(selection))
@@ -440,6 +468,8 @@ def terminal_lines(summary: Summary, width: int = 120) -> list[tuple[str, str]]:
         text = ""
         if first is not None:
             text = f"{_short_nodeid(first.nodeid)}: {first.failure_line}"
+        elif row.blocked_by:
+            text = f"failed where a failing {', '.join(row.blocked_by)} (fix first) makes it unjudged"
         out.append((prefix + _clip(text, max(20, width - len(prefix) - 1)), row.status))
     t = summary.totals()
     out.append(("* = implementation-defined part of the clause (never a MUST failure)", ""))
