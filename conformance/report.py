@@ -262,13 +262,16 @@ def reported_clauses(tests: Iterable[TestResult], selection: Sequence[str] | Non
 
 
 def failing_foundations(tests: Iterable[TestResult]) -> set[str]:
-    """Foundation clauses that failed in a test of their own (their first-named clause)."""
+    """Foundation clauses that failed in a test of their own (their first-named clause), lowest
+    layer first: a foundation whose failure a lower one's explains is not listed."""
     bad = (outcomes.FAIL, outcomes.TIMEOUT)
-    return {
+    found = {
         t.clauses[0]
         for t in tests
         if t.clauses and t.clauses[0] in clauses.FOUNDATIONS and t.outcome in bad and t.clauses[0] in t.blamed
     }
+    lowest = min((clauses.layer(f) for f in found), default=0)
+    return {f for f in found if clauses.layer(f) == lowest}
 
 
 def aggregate(

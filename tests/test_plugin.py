@@ -878,3 +878,26 @@ def test_conformance_junit_is_valid_xunit2(fake: pytest.Pytester) -> None:
     assert _junit_problems(root) == []
     kinds = {child.tag for case in root.iter("testcase") for child in case}
     assert {"failure", "error", "skipped"} <= kinds  # every kind of outcome is in this file
+
+
+def test_a_failing_foundation_blocks_the_failures_above_it() -> None:
+    tests = [
+        _result("t.py::test_id6", ("ID-6", "RECV-2"), "FAIL", ("ID-6",)),  # ID-6's own test: the root cause
+        _result("t.py::test_recv", ("RECV-4",), "FAIL", ("RECV-4",)),  # what a swapped ID does elsewhere
+        _result("t.py::test_vm1", ("VM-1",), "FAIL", ("VM-1",)),  # layer 1: still above ID-6
+        _result("t.py::test_recv2", ("RECV-2",), "PASS"),
+    ]
+    summary = report.aggregate(tests, "b")
+    status = {r.clause.id: r for r in summary.must}
+    assert {c: r.status for c, r in status.items() if r.status != "NOT RUN"} == {
+        "ID-6": "FAIL",
+        "RECV-4": "BLOCKED",
+        "VM-1": "BLOCKED",
+        "RECV-2": "PASS",
+    }
+    assert status["RECV-4"].blocked_by == ["ID-6"]
+    line = next(text for text, _ in report.terminal_lines(summary) if text.startswith("RECV-4"))
+    assert "ID-6" in line and "fix first" in line
+    # A foundation blamed only on the way (not in a test of its own) blocks nothing.
+    other = report.aggregate([_result("t.py::test_x", ("RECV-4", "ID-6"), "FAIL", ("ID-6", "RECV-4"))], "b")
+    assert {r.clause.id: r.status for r in other.must if r.status != "NOT RUN"} == {"RECV-4": "FAIL", "ID-6": "FAIL"}
