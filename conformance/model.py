@@ -69,6 +69,18 @@ class Report:
     regs: tuple[int | None, ...]
     rule: str = ""
     regs_rule: str = "CALL-5"
+    #: The clause a build that never completes this step fails (default ``rule``): a woken
+    #: receive that does not come back is SEND-9's (the waiter was not woken), not RECV-4's.
+    missing_rule: str = ""
+    #: (mask, clause): x0 wrong only in ``mask``'s bits counts against ``clause`` (the sender
+    #: field of a receive's result: RECV-6, source-VM reporting).
+    field_rule: tuple[int, str] | None = None
+
+    def x0_rule(self, actual: int) -> str:
+        expected = self.regs[0]
+        if expected is not None and self.field_rule is not None and (expected ^ actual) & ~self.field_rule[0] == 0:
+            return self.field_rule[1]
+        return self.rule or "CALL-1"
 
     @property
     def x0(self) -> int | None:
@@ -152,6 +164,8 @@ class VmState:
     send: int | None = None
     recv: int | None = None
     mailbox: str = EMPTY
+    read_by: str = ""  # the clause that made the mailbox *read* (SEND-8, SEND-9, RECV-2)
+    emptied_by_clear: bool = False  # empty because a clear emptied it (not since boot or a send)
     sender: int = 0
     size: int = 0
     mem: Memory = field(default_factory=Memory)
@@ -174,8 +188,10 @@ class Secondary(VmState):
     pc: int = 0  # index of the next step (or of the Call it is suspended in)
     resume: int | None = None  # x0 its suspended Call returns when next run (RUN-9, RECV-4)
     resume_rule: str = ""  # the clause that gives ``resume``
+    resume_missing_rule: str = ""  # the clause a build that never resumes it fails (SEND-9 for a woken receive)
     last_receive: int = 0  # the script's "last receive result" (initially 0)
-    stop_rule: str = ""  # the clause that says why it is not running now (RUN-5, RUN-6, ...)
+    stop_rule: str = ""  # the clause that says why it is not running now (RUN-5, RECV-4, ...)
+    refused_rule: str = ""  # the clause of the last run of it the model refused (RUN-2, RUN-5), if none ran since
     reports: list[Report] = field(default_factory=list)
 
 
@@ -202,7 +218,13 @@ class Model:
         #: (mask, clause): when the build's value differs from the model's only in ``mask``'s bits,
         #: the mismatch counts against ``clause`` instead (e.g. WAKE_UP's vCPU field: SEND-9).
         self.field_rule: tuple[int, str] | None = None
+        #: Build value -> the clause that value counts against instead, where it tells which earlier
+        #: rule went wrong: -1 from the primary's clear after a MESSAGE is SEND-8's (the mailbox was
+        #: not left read); 0 from a clear of a mailbox a clear emptied is CLR-1's (it did not empty).
+        self.value_rules: dict[int, str] = {}
         self.resume_rule = ""  # the clause of what a switched-out sender's call returns when resumed
+        self.switch_rule = ""  # the clause that switches a sender out (SEND-8, SEND-12)
+        self.refused_send_rule = ""  # the clause a build refusing the last valid send fails
         self.primary = VmState(0, bases[0], memories[0])
         self.secondaries = [
             Secondary(i + 1, bases[i + 1], memories[i + 1], steps=tuple(steps)) for i, steps in enumerate(scripts)
@@ -228,7 +250,7 @@ class Model:
         """The clause a mismatch between the last value the model gave and the build's counts against."""
         if self.field_rule is not None and (expected ^ actual) & ~self.field_rule[0] == 0:
             return self.field_rule[1]
-        return self.rule
+        return self.value_rules.get(actual) or self.rule
 
     def primary_call(self, x0: int, x1: int = 0, x2: int = 0, x3: int = 0) -> int | None:
         """x0 after the primary's ``hvc`` (a run's response for HF_VCPU_RUN, run through YIELDs).
@@ -237,7 +259,7 @@ class Model:
         MIGRATE_INFO_TYPE).
         """
         func = function_id(x0)
-        self.field_rule = None
+        self.field_rule, self.value_rules = None, {}
         if func == RUN:
             return self.run(x1, x2)
         if func == VCPU_GET_COUNT:
@@ -277,9 +299,11 @@ class Model:
         if func == CLEAR:
             if vm.mailbox != READ:
                 self.rule = "CLR-2" if vm.mailbox == EMPTY else "CLR-3"
+                if vm.mailbox == EMPTY and vm.emptied_by_clear:
+                    self.value_rules = {0: "CLR-1"}  # 0 again: the last clear did not empty it
                 return ERR, None  # CLR-2, CLR-3
-            self.rule = "CLR-1"
-            vm.mailbox = EMPTY  # CLR-1 (CLR-4: the page is untouched, nobody notified)
+            self.rule, self.value_rules = "CLR-1", {ERR: vm.read_by} if vm.read_by else {}
+            vm.mailbox, vm.emptied_by_clear = EMPTY, True  # CLR-1 (CLR-4: the page is untouched, nobody notified)
             if vm.recv is not None:
                 vm.page_rules[vm.recv] = "CLR-4"
             return 0, None
@@ -317,17 +341,20 @@ class Model:
             return ERR, None
         vm.mem.copy(to.mem, to.recv, vm.send, size)  # SEND-7: exactly size bytes, as they are now
         to.page_rules[to.recv] = "SEND-7"
+        to.emptied_by_clear = False
         to.sender, to.size = vm.id, size
+        # A build that refuses this valid send: at the size limit, SEND-1's (4096 is allowed).
+        self.refused_send_rule = "SEND-1" if size == PAGE else ""
         if to.id == 0:  # SEND-8: to the primary (only a secondary gets here: SEND-2)
-            to.mailbox = READ
-            self.rule, self.resume_rule = "RUN-7", "RUN-9"
+            to.mailbox, to.read_by = READ, "SEND-8"
+            self.rule, self.resume_rule, self.switch_rule = "RUN-7", "RUN-9", "SEND-8"
             return 0, run_response(MESSAGE, 0, size)  # RUN-7 (sender not named), RUN-9
         assert isinstance(to, Secondary)
         if to.state == BLOCKED_RECV:  # SEND-9 (one vCPU: the LIFO is not observable)
             to.state = READY
             to.resume = receive_response(vm.id, size)  # RECV-4
-            to.resume_rule = "RECV-4"
-            to.mailbox = READ
+            to.resume_rule, to.resume_missing_rule = "RECV-4", "SEND-9"
+            to.mailbox, to.read_by = READ, "SEND-9"
             woken = 0
         else:  # SEND-10
             to.mailbox = RECEIVED
@@ -336,7 +363,7 @@ class Model:
             # SEND-11: the primary keeps running and learns whom SEND-9 woke; 0xffff is SEND-11's own
             self.rule = "SEND-9" if woken != INVALID_VCPU else "SEND-11"
             return woken, None
-        self.rule, self.resume_rule = "RUN-8", "SEND-12"
+        self.rule, self.resume_rule, self.switch_rule = "RUN-8", "SEND-12", "SEND-12"
         if woken != INVALID_VCPU:  # only the woken vCPU's index wrong: the waiter was not woken (SEND-9)
             self.field_rule = (U32 << 32, "SEND-9")
         return 0, run_response(WAKE_UP, to.id, woken)  # SEND-12, RUN-8, RUN-9
@@ -348,14 +375,17 @@ class Model:
         vm_id, idx = x1 & U32, x2 & U32
         if vm_id == 0 or vm_id >= len(self.vms) or idx >= 1:
             self.rule = "RUN-2"
+            if 0 < vm_id < len(self.vms):
+                self.secondary(vm_id).refused_rule = "RUN-2"  # its absent vCPU must not run it
             return WAIT_FOR_INTERRUPT  # RUN-2 (each secondary here has one vCPU)
         vm = self.secondary(vm_id)
         if vm.state != READY:
-            self.rule = "RUN-5" if vm.state == BLOCKED_WFI else "RUN-2"
+            self.rule = vm.refused_rule = "RUN-5" if vm.state == BLOCKED_WFI else "RUN-2"
             return WAIT_FOR_INTERRUPT  # RUN-2: blocked vCPUs are not runnable (RUN-5, RECV-4)
+        vm.refused_rule = ""
         if vm.resume is not None:  # the Call it was switched out in returns now (RUN-9, RECV-4)
-            self._complete_call(vm, vm.resume, _hvc_regs(vm.resume), vm.resume_rule)
-            vm.resume = None
+            self._complete_call(vm, vm.resume, _hvc_regs(vm.resume), vm.resume_rule, missing=vm.resume_missing_rule)
+            vm.resume, vm.resume_missing_rule = None, ""
         while vm.pc < len(vm.steps):
             step = vm.steps[vm.pc]
             if isinstance(step, Call):
@@ -365,19 +395,19 @@ class Model:
             elif isinstance(step, Fill):
                 n = min(step.size, PAGE)
                 vm.mem.write(vm.base + LIB_SEND, bytes((step.value + i) & 0xFF for i in range(n)))
-                self._report(vm, _UNCHECKED)
+                self._report(vm, _UNCHECKED, "RUN-4")  # not reached: the ready vCPU did not go on (RUN-4)
             elif isinstance(step, CopyRecv):
                 n = (vm.last_receive >> 32) if step.size is None else step.size
                 n = min(n, PAGE)
                 vm.mem.copy(vm.mem, vm.base + LIB_SEND, vm.base + LIB_RECV, n)
                 vm.page_rules[vm.base + LIB_SEND] = vm.page_rule(vm.base + LIB_RECV)
-                self._report(vm, _UNCHECKED)
+                self._report(vm, _UNCHECKED, "RUN-4")  # not reached: the ready vCPU did not go on (RUN-4)
             elif isinstance(step, Wfi):
                 vm.state = BLOCKED_WFI  # RUN-5: never ready again in this profile
                 self.rule = vm.stop_rule = "RUN-5"
                 return WAIT_FOR_INTERRUPT
             elif isinstance(step, Wfe):
-                self._report(vm, _UNCHECKED)  # RUN-5: wfe is a no-op
+                self._report(vm, _UNCHECKED, "RUN-5")  # RUN-5: wfe is a no-op
             else:  # pragma: no cover - rejected in __init__
                 raise ModelError(f"unmodelled step {step!r}")
         vm.state = BLOCKED_WFI  # the script ends in wfi forever (RUN-5)
@@ -385,20 +415,32 @@ class Model:
         return WAIT_FOR_INTERRUPT
 
     @staticmethod
-    def _report(vm: Secondary, regs: tuple[int | None, ...], rule: str = "", regs_rule: str = "CALL-5") -> None:
-        vm.reports.append(Report(vm.pc, regs, rule, regs_rule))
+    def _report(
+        vm: Secondary,
+        regs: tuple[int | None, ...],
+        rule: str = "",
+        regs_rule: str = "CALL-5",
+        missing: str = "",
+        field_rule: tuple[int, str] | None = None,
+    ) -> None:
+        vm.reports.append(Report(vm.pc, regs, rule, regs_rule, missing, field_rule))
         vm.pc += 1
 
     @staticmethod
     def _is_receive(step: Call) -> bool:
         return isinstance(step.x0, int) and function_id(step.x0) == RECEIVE
 
-    def _complete_call(self, vm: Secondary, x0: int, regs: tuple[int | None, ...], rule: str, regs_rule: str = "CALL-5") -> None:
+    def _complete_call(
+        self, vm: Secondary, x0: int, regs: tuple[int | None, ...], rule: str, regs_rule: str = "CALL-5", missing: str = ""
+    ) -> None:
         step = vm.steps[vm.pc]
         assert isinstance(step, Call)
+        field_rule = None
         if self._is_receive(step):
             vm.last_receive = x0  # the script remembers every receive's x0, -1 included
-        self._report(vm, regs, rule, regs_rule)
+            if x0 != ERR:
+                field_rule = (U32, "RECV-6")  # the sender's ID (source-VM reporting)
+        self._report(vm, regs, rule, regs_rule, missing, field_rule)
 
     def _arg(self, vm: Secondary, value: int | Rel) -> int:
         return (vm.base + value.offset) & MASK64 if isinstance(value, Rel) else value & MASK64
@@ -419,13 +461,14 @@ class Model:
             result, rule = ERR, "VM-3"  # a secondary may not ask
         elif func == RECEIVE:
             if vm.mailbox == RECEIVED:  # RECV-2
-                vm.mailbox = READ
+                vm.mailbox, vm.read_by = READ, "RECV-2"
                 result, rule = receive_response(vm.sender, vm.size), "RECV-2"
             elif x1 == 0:
                 result, rule = ERR, "RECV-3"
             else:  # RECV-4, RECV-5 (a *read* mailbox may be waited on), RUN-6
                 vm.state = BLOCKED_RECV
-                self.rule = vm.stop_rule = "RUN-6" if vm.mailbox == EMPTY else "RECV-5"
+                self.rule = "RUN-6" if vm.mailbox == EMPTY else "RECV-5"
+                vm.stop_rule = "RECV-4" if vm.mailbox == EMPTY else "RECV-5"  # it blocks: nothing past it runs
                 return WAIT_FOR_INTERRUPT
         elif func in (VM_GET_COUNT, CONFIGURE, SEND, CLEAR):
             result, response = self._common(vm, func, x1, x2)
@@ -435,7 +478,8 @@ class Model:
             result, rule = ERR, "CALL-6" if func & 0xFFFF_FFE0 == PSCI_VERSION else "CALL-4"
         if response is not None:  # switched out: the call returns `result` when next run
             vm.resume, vm.resume_rule = result, self.resume_rule
-            vm.stop_rule = self.rule
+            vm.stop_rule = self.switch_rule  # a build that lets it run on did not switch it out
+            vm.refused_rule = self.refused_send_rule
             return response
         self._complete_call(vm, result, _hvc_regs(result), rule)
         return None

@@ -1046,7 +1046,7 @@ class _RecvNoSize(SeamCore):
         return sender & 0xFFFF
 
 
-@mutant("receive_read_message_again", "RECV-3", "a receive on a read mailbox returns the message again")
+@mutant("receive_read_message_again", "RECV-3, RECV-5", "a receive on a read mailbox returns the message again, blocking or not")
 class _RecvAgain(SeamCore):
     def unread(self, vm: Vm) -> bool:
         return vm.mailbox is not MailboxState.EMPTY

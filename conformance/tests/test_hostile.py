@@ -83,7 +83,21 @@ def expect_echo_works(hv: Hv, vm: int, note: str) -> None:
     hv.write_send_page(msg)
     # The echo VM's vCPU 0 is blocked in its receive: SEND-9 wakes it, the primary learns index 0.
     expect(f"{note}: send to the echo VM {vm} (its waiting vCPU 0 woken)", hv.send(vm, len(msg)), 0, clause="SEND-9")
-    expect(f"{note}: run(echo)", hv.run(vm, clause="RUN-7"), len(msg) << 32 | 0x3, clause="RUN-7")
+    before = len(hv.reports(vm))
+    response = hv.run(vm, clause="RUN-7")
+    expected = len(msg) << 32 | 0x3
+    if response != expected:
+        # Echo reports its receive's result before it replies: that tells which rule went wrong.
+        got = hv.reports(vm)
+        if len(got) == before:
+            clause = "SEND-9"  # its receive never came back: the waiter was not woken
+        elif got[before][0] & 0xFFFF_FFFF != 0:
+            clause = "RECV-6"  # it learnt the wrong sender (the primary is VM 0) and replied there
+        elif got[before][0] >> 32 != len(msg):
+            clause = "RECV-2"  # it learnt the wrong size and echoed that many bytes
+        else:
+            clause = "RUN-7"
+        expect(f"{note}: run(echo)", response, expected, clause=clause)
     expect(f"{note}: echoed bytes", hv.recv_page(len(msg)), msg, clause="SEND-7")
     expect(f"{note}: clear", hv.clear(), 0, clause="CLR-1")
 
@@ -446,6 +460,8 @@ def test_sends_race_a_clear(hv_build, hf_settings, record_property):
         counts["systems"] += 1
         try:
             expect("configure", hv.configure(), 0, clause="CFG-5")
+            # The receiver's vCPU 0 configures first (sends to an unconfigured VM are other tests').
+            expect("run(1, 0): the receiver configures and blocks", hv.run(1, 0, clause="RUN-6"), 0x1, clause="RUN-6")
             canary = snapshot(hv, 3)
             sender_recv = hv.session.read(2, hv.base(2) + 0x11000, 4096)
             next_k = 0
@@ -466,7 +482,7 @@ def test_sends_race_a_clear(hv_build, hf_settings, record_property):
                     expect(f"action {n}: run(1, {arg}) of the receiver", response, 0x1, clause="RUN-6")
                 else:
                     counts["runs"] += 1
-                    response = hv.run(2, clause="RUN-8")
+                    response = hv.run(2, clause="RUN-5")  # YIELD for ever: its closing wfi (RUN-5)
                     if response != 0x1:
                         woken = response >> 32
                         expect(

@@ -141,6 +141,8 @@ class MailboxMachine(RuleBasedStateMachine):
         assert self.model is not None
         self.log[-1] += f" -> {actual:#x}" + ("" if expected in (None, actual) else f" (model: {expected:#x})")
         if expected is not None and actual != expected:
+            if expected == ERR and actual == ERR & 0xFFFF_FFFF:
+                clause = "CALL-1"  # -1 cut to w0: the result is 64 bits in x0, whatever the call
             self.fail(what, expected, actual, clause or self.model.rule_for(expected, actual))
 
     def primary(self, what: str, checked: str, x0: int, x1: int = 0, x2: int = 0, insn: str = "hvc #0") -> None:
@@ -215,12 +217,16 @@ class MailboxMachine(RuleBasedStateMachine):
                             f"{when}: VM {vm.id}'s report #{n} (step [{w.step}] {describe_step(vm.steps[w.step])}): x{reg}",
                             wv,
                             gv,
-                            (w.rule or "CALL-1") if reg == 0 else w.regs_rule,
+                            w.x0_rule(gv) if reg == 0 else w.regs_rule,
                         )
             if len(got) != len(want):
                 # Fewer: the build did not complete the step the model completed next (its rule);
-                # more: it ran past the point where the model's vCPU stopped (the rule that stopped it).
-                rule = (want[len(got)].rule or "CALL-1") if len(got) < len(want) else (vm.stop_rule or "VM-4")
+                # more: it ran a vCPU the model refused to run, or past the point where the model's
+                # vCPU stopped (the rule that stopped it).
+                if len(got) < len(want):
+                    rule = want[len(got)].missing_rule or want[len(got)].rule or "CALL-1"
+                else:
+                    rule = vm.refused_rule or vm.stop_rule or "VM-4"
                 self.fail(
                     f"{when}: VM {vm.id}'s number of reports (steps completed)",
                     len(want),
