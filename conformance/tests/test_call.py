@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pytest
 
+from conformance.checks import expect_err, received_clause, report_of, woken_clause
 from conformance.harness import ERR, YIELD_LIMIT, Hv, expect, expect_zero_x1_x17, program, script
 from conformance.outcomes import ConformanceFailure
 from guest_asm import programs
@@ -21,37 +22,6 @@ HVC_IMMEDIATES = ["hvc #0", "hvc #1", "hvc #0x1234", "hvc #0xffff"]
 SENTINELS = {n: 0x5EED_0000_0000_0000 | n << 8 | n for n in range(4, 31)}
 #: A function ID far from every ID of the profile (§2, PSCI): unknown (CALL-4).
 UNKNOWN = 0xF00D
-
-
-def _expect_err(what: str, actual: int, note: str = "", *, clause: str | None = None) -> None:
-    """``expect(what, actual, ERR)``; 0xffffffff is -1 cut to w0, which CALL-1 forbids (x0 is 64
-    bits), so it counts against CALL-1, any other wrong value against ``clause``."""
-    expect(what, actual, ERR, note, clause="CALL-1" if actual == 0xFFFF_FFFF else clause)
-
-
-def _report(hv: Hv, vm: int, index: int, clause: str) -> tuple[int, ...]:
-    """``hv.report``; a missing report (the guest never came back from a call) counts against
-    ``clause``, the rule that says it comes back."""
-    got = hv.reports(vm)
-    if index >= len(got):
-        expected = f"at least {index + 1} reports"
-        raise ConformanceFailure(f"VM {vm}'s report #{index}", expected, f"{len(got)} reports", clause=clause)
-    return got[index]
-
-
-def _received_clause(actual: int, sender: int, size: int) -> str:
-    """The clause a receive's result ``sender | size << 32`` fails: the right size with a wrong
-    sender is RECV-6 (the receiver learns the sender's ID); the right sender with a wrong size is
-    RECV-2 (the result's layout); neither is RECV-4 (the woken receive returns the message)."""
-    if actual >> 32 == size:
-        return "RECV-6"
-    return "RECV-2" if actual & 0xFFFF_FFFF == sender else "RECV-4"
-
-
-def _woken_clause(sent: int) -> str:
-    """The clause a primary's send to a receive-blocked vCPU 0 fails: 0xffff says no vCPU was
-    found waiting (SEND-9 wakes it); any other wrong value is the wrong index (SEND-11)."""
-    return "SEND-9" if sent == 0xFFFF else "SEND-11"
 
 
 def _run_to_wfi(hv: Hv, *, stops: str) -> int:
@@ -81,7 +51,7 @@ def test_primary_hvc_result_in_x0(boot):
 def test_secondary_hvc_result_in_x0(boot):
     hv = boot(script(Call(0xFF01)), script(Call(0xFF01)))  # alike: which one is VM 1 (VM-1) does not matter
     expect("run(1, 0) after the script ends in wfi", hv.run(1, clause="RUN-5"), 0x1, clause="RUN-5")
-    expect("the secondary's HF_VM_GET_COUNT", _report(hv, 1, 0, "CALL-1")[0], 3, clause="VM-2")
+    expect("the secondary's HF_VM_GET_COUNT", report_of(hv, 1, 0, "CALL-1")[0], 3, clause="VM-2")
 
 
 @pytest.mark.clause("CALL-2")
@@ -91,7 +61,7 @@ def test_hvc_immediate_ignored_primary(boot, insn):
     plain = boot(program("idle"))
     expect("HF_VM_GET_COUNT via hvc #0", plain.call(0xFF01, clause="CALL-1"), 2, clause="VM-2")
     expect("HF_VM_CONFIGURE via hvc #0", plain.configure(), 0, clause="CFG-5")
-    _expect_err("a second HF_VM_CONFIGURE via hvc #0", plain.configure(), clause="CFG-2")
+    expect_err("a second HF_VM_CONFIGURE via hvc #0", plain.configure(), clause="CFG-2")
     hv = boot(program("idle"))
     base = hv.base(0)
     expect(f"HF_VM_GET_COUNT via {insn}", hv.call(0xFF01, insn=insn, clause="CALL-2"), 2, clause="CALL-2")
@@ -101,7 +71,7 @@ def test_hvc_immediate_ignored_primary(boot, insn):
         0,
         clause="CALL-2",
     )
-    _expect_err(
+    expect_err(
         f"a second HF_VM_CONFIGURE via {insn}",
         hv.call(0xFF03, base + 0x10000, base + 0x11000, insn=insn, clause="CALL-2"),
         clause="CALL-2",
@@ -123,12 +93,12 @@ def test_hvc_immediate_ignored_secondary(boot, insn):
         )
     )
     expect("run(1, 0) after the script ends in wfi", hv.run(1, clause="RUN-5"), 0x1, clause="RUN-5")
-    expect("the secondary's HF_VM_GET_COUNT via hvc #0", _report(hv, 1, 0, "CALL-1")[0], 2, clause="VM-2")
-    expect(f"the secondary's HF_VM_GET_COUNT via {insn}", _report(hv, 1, 1, "CALL-2")[0], 2, clause="CALL-2")
-    _expect_err("the secondary's HF_VCPU_GET_COUNT via hvc #0", _report(hv, 1, 2, "CALL-1")[0], clause="VM-3")
-    _expect_err(f"the secondary's HF_VCPU_GET_COUNT via {insn}", _report(hv, 1, 3, "CALL-2")[0], clause="CALL-2")
-    expect("the secondary's HF_VCPU_RUN via hvc #0", _report(hv, 1, 4, "RUN-1")[0], 0x1, clause="RUN-1")
-    expect(f"the secondary's HF_VCPU_RUN via {insn}", _report(hv, 1, 5, "CALL-2")[0], 0x1, clause="CALL-2")
+    expect("the secondary's HF_VM_GET_COUNT via hvc #0", report_of(hv, 1, 0, "CALL-1")[0], 2, clause="VM-2")
+    expect(f"the secondary's HF_VM_GET_COUNT via {insn}", report_of(hv, 1, 1, "CALL-2")[0], 2, clause="CALL-2")
+    expect_err("the secondary's HF_VCPU_GET_COUNT via hvc #0", report_of(hv, 1, 2, "CALL-1")[0], clause="VM-3")
+    expect_err(f"the secondary's HF_VCPU_GET_COUNT via {insn}", report_of(hv, 1, 3, "CALL-2")[0], clause="CALL-2")
+    expect("the secondary's HF_VCPU_RUN via hvc #0", report_of(hv, 1, 4, "RUN-1")[0], 0x1, clause="RUN-1")
+    expect(f"the secondary's HF_VCPU_RUN via {insn}", report_of(hv, 1, 5, "CALL-2")[0], 0x1, clause="CALL-2")
 
 
 @pytest.mark.clause("CALL-3")
@@ -151,7 +121,7 @@ def test_send_with_masked_bits(boot, x0):
     expect("run(2, 0): the receiver blocks", hv.run(2, clause="RUN-6"), 0x1, clause="RUN-6")
     expect("configure", hv.configure(), 0, clause="CFG-5")
     sent = hv.send(1, 4)
-    expect("HF_MAILBOX_SEND as x0=0xff04 to the blocked receiver VM 1", sent, 0, clause=_woken_clause(sent))
+    expect("HF_MAILBOX_SEND as x0=0xff04 to the blocked receiver VM 1", sent, 0, clause=woken_clause(sent))
     expect(f"HF_MAILBOX_SEND as x0={x0:#x} to the blocked receiver VM 2", hv.call(x0, 2, 4, clause="CALL-3"), 0, clause="CALL-3")
 
 
@@ -159,8 +129,8 @@ def test_send_with_masked_bits(boot, x0):
 @pytest.mark.parametrize("x0", [0x8000FF01, 0x1FF01, 0x2000FF01, 0xFF01 << 32, 0x0100FF01])
 def test_other_bits_are_not_ignored(boot, x0):
     hv = boot(program("idle"))
-    _expect_err(f"unknown function ID {UNKNOWN:#x}", hv.call(UNKNOWN, clause="CALL-4"), clause="CALL-4")
-    _expect_err(f"x0={x0:#x} is not HF_VM_GET_COUNT", hv.call(x0, clause="CALL-3"), clause="CALL-3")
+    expect_err(f"unknown function ID {UNKNOWN:#x}", hv.call(UNKNOWN, clause="CALL-4"), clause="CALL-4")
+    expect_err(f"x0={x0:#x} is not HF_VM_GET_COUNT", hv.call(x0, clause="CALL-3"), clause="CALL-3")
 
 
 #: Which clause makes each ID unknown: the neighbours of §2's table (0xfeff below ID-1's 0xff00,
@@ -185,11 +155,11 @@ def test_unknown_ids_return_error(boot, x0):
     # An ID far from the table first (CALL-4), then x0 (CALL-4, or the table's edge it sits at).
     clause = UNKNOWN_IDS[x0]
     hv = boot(script(Call(UNKNOWN, 1, 2, 3), Call(x0, 1, 2, 3)))
-    _expect_err(f"unknown function ID {UNKNOWN:#x} from the primary", hv.call(UNKNOWN, 1, 2, 3, clause="CALL-4"), clause="CALL-4")
-    _expect_err(f"unknown function ID {x0:#x} from the primary", hv.call(x0, 1, 2, 3, clause=clause), clause=clause)
+    expect_err(f"unknown function ID {UNKNOWN:#x} from the primary", hv.call(UNKNOWN, 1, 2, 3, clause="CALL-4"), clause="CALL-4")
+    expect_err(f"unknown function ID {x0:#x} from the primary", hv.call(x0, 1, 2, 3, clause=clause), clause=clause)
     expect("run(1, 0) after the script ends in wfi", hv.run(1, clause="RUN-5"), 0x1, clause="RUN-5")
-    _expect_err(f"unknown function ID {UNKNOWN:#x} from a secondary", _report(hv, 1, 0, "CALL-4")[0], clause="CALL-4")
-    _expect_err(f"unknown function ID {x0:#x} from a secondary", _report(hv, 1, 1, clause)[0], clause=clause)
+    expect_err(f"unknown function ID {UNKNOWN:#x} from a secondary", report_of(hv, 1, 0, "CALL-4")[0], clause="CALL-4")
+    expect_err(f"unknown function ID {x0:#x} from a secondary", report_of(hv, 1, 1, clause)[0], clause=clause)
 
 
 @pytest.mark.clause("CALL-4")
@@ -197,13 +167,13 @@ def test_unknown_ids_change_no_state(boot):
     hv = boot(program("receiver"))
     base = hv.base(0)
     for x0 in (0xFF07, 0xFF08, 0xFF13, 0xFEFF):
-        _expect_err(f"unknown {x0:#x} with configure-like arguments", hv.call(x0, base + 0x10000, base + 0x11000))
+        expect_err(f"unknown {x0:#x} with configure-like arguments", hv.call(x0, base + 0x10000, base + 0x11000))
     # -1 would say an unknown call configured (CALL-4); any other value is a wrong success value.
     configured = hv.configure()
     expect("the first real configure still succeeds", configured, 0, clause="CALL-4" if configured == ERR else "CFG-5")
     expect("run(1, 0): the receiver blocks", hv.run(1, clause="RUN-6"), 0x1, clause="RUN-6")
     for x0 in (0xFF07, 0xFF08, 0xFF0A):
-        _expect_err(f"unknown {x0:#x} with send-like arguments", hv.call(x0, 1, 8))
+        expect_err(f"unknown {x0:#x} with send-like arguments", hv.call(x0, 1, 8))
     expect("run(1, 0): the receiver is still blocked (refused, no switch)", hv.run_once(1), 0x1, clause="RUN-2")
     # A receive report of 8 bytes would be a message an unknown call sent (CALL-4); any other
     # report says the refused run ran VM 1 all the same (RUN-2).
@@ -211,7 +181,7 @@ def test_unknown_ids_change_no_state(boot):
     expect("VM 1 received nothing", reports, [], clause="CALL-4" if reports and reports[0][0] == 8 << 32 else "RUN-2")
     # -1 would say an unknown call left a message in VM 1's mailbox (CALL-4).
     sent = hv.send(1, 8)
-    expect("a real send still wakes it", sent, 0, clause="CALL-4" if sent == ERR else _woken_clause(sent))
+    expect("a real send still wakes it", sent, 0, clause="CALL-4" if sent == ERR else woken_clause(sent))
 
 
 #: The clause that makes each call of the register tests return straight away.
@@ -264,7 +234,7 @@ def test_primary_registers_after_run_returns(boot):
 
 def _secondary_regs_checked(hv, vm: int, index: int, what: str, returns: str) -> tuple[int, ...]:
     """CALL-5 on VM ``vm``'s report #index; ``returns``: the clause that says the call returned."""
-    regs = _report(hv, vm, index, returns)
+    regs = report_of(hv, vm, index, returns)
     expect_zero_x1_x17(what, regs)
     for n in range(18, 31):
         expect(f"{what}: x{n} preserved", regs[n], programs.pattern(n), "CALL-5", clause="CALL-5")
@@ -285,10 +255,10 @@ def test_secondary_registers_after_blocked_receive_wakes(boot):
     expect("run(1, 0): configure, then block in receive", hv.run(1, clause="RUN-6"), 0x1, clause="RUN-6")
     expect("configure", hv.configure(), 0, clause="CFG-5")
     sent = hv.send(1, 5)
-    expect("send 5 bytes to the blocked VM 1", sent, 0, clause=_woken_clause(sent))
+    expect("send 5 bytes to the blocked VM 1", sent, 0, clause=woken_clause(sent))
     expect("run(1, 0): the woken receiver reports and ends in wfi", hv.run(1, clause="RUN-5"), 0x1, clause="RUN-5")
     regs = _secondary_regs_checked(hv, 1, 1, "receive after wake-up", "SEND-9")
-    expect("the woken receive's x0", regs[0], 0x0000000500000000, clause=_received_clause(regs[0], 0, 5))
+    expect("the woken receive's x0", regs[0], 0x0000000500000000, clause=received_clause(regs[0], 0, 5))
 
 
 @pytest.mark.clause("CALL-5", "RUN-9")
@@ -342,9 +312,9 @@ def test_psci_from_secondary_is_unknown(boot, x0):
     hv = boot(script(Call(UNKNOWN), Call(x0), Call(0xFF01)))
     # The run comes back because the secondary's PSCI call is no PSCI call (no SYSTEM_OFF).
     expect("run(1, 0) after the script ends in wfi", _run_to_wfi(hv, stops="CALL-6"), 0x1, clause="RUN-5")
-    _expect_err(f"unknown function ID {UNKNOWN:#x} from a secondary", _report(hv, 1, 0, "CALL-4")[0], clause="CALL-4")
-    _expect_err(f"PSCI {x0:#x} via hvc from a secondary", _report(hv, 1, 1, "CALL-6")[0], clause="CALL-6")
-    expect("the secondary kept running: its HF_VM_GET_COUNT", _report(hv, 1, 2, "CALL-6")[0], 2, clause="VM-2")
+    expect_err(f"unknown function ID {UNKNOWN:#x} from a secondary", report_of(hv, 1, 0, "CALL-4")[0], clause="CALL-4")
+    expect_err(f"PSCI {x0:#x} via hvc from a secondary", report_of(hv, 1, 1, "CALL-6")[0], clause="CALL-6")
+    expect("the secondary kept running: its HF_VM_GET_COUNT", report_of(hv, 1, 2, "CALL-6")[0], 2, clause="VM-2")
 
 
 @pytest.mark.clause("CALL-6")
@@ -361,12 +331,12 @@ def test_other_psci_calls_return(boot, x0):
 def test_smc_from_secondary(boot, x0):
     hv = boot(script(Call(x0, 0x1111, 0x2222, 0x3333, insn="smc #0"), Call(0xFF01)))
     expect("run(1, 0) after the script ends in wfi", _run_to_wfi(hv, stops="CALL-7"), 0x1, clause="RUN-5")
-    regs = _report(hv, 1, 0, "CALL-7")
-    _expect_err(f"smc {x0:#x} from a secondary", regs[0])
+    regs = report_of(hv, 1, 0, "CALL-7")
+    expect_err(f"smc {x0:#x} from a secondary", regs[0])
     expect("smc: x1 unchanged", regs[1:4], (0x1111, 0x2222, 0x3333), "CALL-7: only x0 changes")
     for n in range(4, 31):
         expect(f"smc: x{n} unchanged", regs[n], programs.pattern(n), "CALL-7: only x0 changes")
-    expect("execution continued after the smc: its HF_VM_GET_COUNT", _report(hv, 1, 1, "CALL-7")[0], 2, clause="VM-2")
+    expect("execution continued after the smc: its HF_VM_GET_COUNT", report_of(hv, 1, 1, "CALL-7")[0], 2, clause="VM-2")
 
 
 @pytest.mark.clause("CALL-7")

@@ -4,37 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.harness import ERR, Hv, expect, program, script
-from conformance.outcomes import ConformanceFailure
+from conformance.checks import expect_err, received_clause, report_of
+from conformance.harness import ERR, expect, program, script
 from guest_asm.programs import Call, CopyRecv, Fill, Rel
 
 MEM = 0x10_0000  # the memory the suite gives each VM it boots
 CFG = Call(0xFF03, Rel(0x10000), Rel(0x11000))
-
-
-def _expect_err(what: str, actual: int, note: str = "", *, clause: str | None = None) -> None:
-    """``expect(what, actual, ERR)``; 0xffffffff is -1 cut to w0, which CALL-1 forbids (x0 is 64
-    bits), so it counts against CALL-1, any other wrong value against ``clause``."""
-    expect(what, actual, ERR, note, clause="CALL-1" if actual == 0xFFFF_FFFF else clause)
-
-
-def _report(hv: Hv, vm: int, index: int, clause: str) -> tuple[int, ...]:
-    """``hv.report``; a missing report (the guest never came back from a call) counts against
-    ``clause``, the rule that says it comes back."""
-    got = hv.reports(vm)
-    if index >= len(got):
-        expected = f"at least {index + 1} reports"
-        raise ConformanceFailure(f"VM {vm}'s report #{index}", expected, f"{len(got)} reports", clause=clause)
-    return got[index]
-
-
-def _received_clause(actual: int, sender: int, size: int) -> str:
-    """The clause a receive's result ``sender | size << 32`` fails: the right size with a wrong
-    sender is RECV-6 (the receiver learns the sender's ID); the right sender with a wrong size is
-    RECV-2 (the result's layout); neither is RECV-4 (the woken receive returns the message)."""
-    if actual >> 32 == size:
-        return "RECV-6"
-    return "RECV-2" if actual & 0xFFFF_FFFF == sender else "RECV-4"
 
 
 def _success_clause(result: int, refused: str) -> str:
@@ -60,7 +35,7 @@ def _success_clause(result: int, refused: str) -> str:
 def test_unaligned_pages_refused(boot, send_off, recv_off):
     hv = boot(program("idle"))
     base = hv.base(0)
-    _expect_err(f"configure(base+{send_off:#x}, base+{recv_off:#x})", hv.configure(base + send_off, base + recv_off))
+    expect_err(f"configure(base+{send_off:#x}, base+{recv_off:#x})", hv.configure(base + send_off, base + recv_off))
     result = hv.configure()
     expect("no state change: an aligned configure then succeeds", result, 0, clause=_success_clause(result, "CFG-1"))
 
@@ -70,8 +45,8 @@ def test_alignment_checked_before_already_configured(boot):
     hv = boot(program("idle"))
     base = hv.base(0)
     expect("configure", hv.configure(), 0, clause="CFG-5")
-    _expect_err("unaligned after success", hv.configure(base + 0x12001, base + 0x13000), clause="CFG-1")
-    _expect_err("aligned after success", hv.configure(base + 0x12000, base + 0x13000), clause="CFG-2")
+    expect_err("unaligned after success", hv.configure(base + 0x12001, base + 0x13000), clause="CFG-1")
+    expect_err("aligned after success", hv.configure(base + 0x12000, base + 0x13000), clause="CFG-2")
 
 
 @pytest.mark.clause("CFG-1")
@@ -84,8 +59,8 @@ def test_secondary_unaligned_refused(boot):
         )
     )
     expect("run(1, 0) after the script ends in wfi", hv.run(1, clause="RUN-5"), 0x1, clause="RUN-5")
-    _expect_err("VM 1's configure with send unaligned by 0x800", hv.report(1, 0)[0])
-    _expect_err("VM 1's configure with recv unaligned by 4", hv.report(1, 1)[0])
+    expect_err("VM 1's configure with send unaligned by 0x800", hv.report(1, 0)[0])
+    expect_err("VM 1's configure with recv unaligned by 4", hv.report(1, 1)[0])
     result = hv.report(1, 2)[0]
     expect("VM 1's aligned configure", result, 0, clause=_success_clause(result, "CFG-1"))
 
@@ -97,12 +72,12 @@ def test_only_first_success_counts(boot):
     expect("run(1, 0): VM 1 configures twice, ends in wfi", second.run(1, clause="RUN-5"), 0x1, clause="RUN-5")
     expect("VM 1's reports", len(second.reports(1)), 2)
     expect("VM 1's first configure", second.report(1, 0)[0], 0, clause="CFG-5")
-    _expect_err("VM 1's second configure", second.report(1, 1)[0])
+    expect_err("VM 1's second configure", second.report(1, 1)[0])
     hv = boot(program("receiver"))
     base = hv.base(0)
     expect("configure", hv.configure(), 0, clause="CFG-5")
-    _expect_err("configure the same pages again", hv.configure())
-    _expect_err("configure other pages", hv.configure(base + 0x12000, base + 0x13000))
+    expect_err("configure the same pages again", hv.configure())
+    expect_err("configure other pages", hv.configure(base + 0x12000, base + 0x13000))
     # The first pages stay in force: a message to VM 1 comes from the primary's first send page.
     hv.write_send_page(b"first")
     hv.session.write(0, base + 0x12000, b"other")
@@ -132,8 +107,8 @@ def test_secondary_pages_outside_own_memory_refused(boot, where):
     # A run that never comes back is the refused configures' (the script's only other calls).
     response = hv.run(1, clause="RUN-5", stop_clause="CFG-3")
     expect("run(1, 0) after the script ends in wfi", response, 0x1, clause="RUN-5")
-    _expect_err(f"VM 1's configure(send={where}, recv=own)", hv.report(1, 0)[0])
-    _expect_err(f"VM 1's configure(send=own, recv={where})", hv.report(1, 1)[0])
+    expect_err(f"VM 1's configure(send={where}, recv=own)", hv.report(1, 0)[0])
+    expect_err(f"VM 1's configure(send=own, recv={where})", hv.report(1, 1)[0])
     result = hv.report(1, 2)[0]
     expect("no state change: VM 1's own configure then succeeds", result, 0, clause=_success_clause(result, "CFG-3"))
 
@@ -148,8 +123,8 @@ def test_primary_pages_outside_own_memory_refused(boot, where):
         "top": 0xFFFF_FFFF_FFFF_F000,  # beyond any physical address
         "upper_bit": (1 << 63) | (base + 0x10000),  # addresses are 64 bits: this is not base + 0x10000
     }[where]
-    _expect_err(f"configure(send={page:#x}, recv=own)", hv.configure(page, base + 0x11000, clause="CFG-3"), clause="CFG-3")
-    _expect_err(f"configure(send=own, recv={page:#x})", hv.configure(base + 0x10000, page, clause="CFG-3"), clause="CFG-3")
+    expect_err(f"configure(send={page:#x}, recv=own)", hv.configure(page, base + 0x11000, clause="CFG-3"), clause="CFG-3")
+    expect_err(f"configure(send=own, recv={page:#x})", hv.configure(base + 0x10000, page, clause="CFG-3"), clause="CFG-3")
     result = hv.configure()
     expect("no state change: configure then succeeds", result, 0, clause=_success_clause(result, "CFG-3"))
 
@@ -169,7 +144,7 @@ def test_secondary_cannot_name_primary_memory(boot):
     primary = hv.base(0)
     hv2 = boot(script(Call(0xFF03, primary + 0x10000, primary + 0x11000), Call(0xFF03, Rel(0x10000), Rel(0x11000))))
     expect("run(1, 0) after the script ends in wfi", hv2.run(1, clause="RUN-5"), 0x1, clause="RUN-5")
-    _expect_err("VM 1 names the primary's pages", hv2.report(1, 0)[0])
+    expect_err("VM 1 names the primary's pages", hv2.report(1, 0)[0])
     result = hv2.report(1, 1)[0]
     expect("VM 1 then configures its own", result, 0, clause=_success_clause(result, "CFG-3"))
 
@@ -179,7 +154,7 @@ def test_secondary_cannot_name_primary_memory(boot):
 def test_same_page_refused(boot, offset):
     hv = boot(program("idle"))
     base = hv.base(0)
-    _expect_err("configure(p, p)", hv.configure(base + offset, base + offset))
+    expect_err("configure(p, p)", hv.configure(base + offset, base + offset))
     result = hv.configure()
     expect("no state change: configure then succeeds", result, 0, clause=_success_clause(result, "CFG-4"))
 
@@ -196,8 +171,8 @@ def test_vm_keeps_access_to_its_pages(boot):
     answer = hv.run(1, clause="RUN-7")
     expect("VM 1's configure", hv.report(1, 0)[0], 0)
     # No report of the receive: the send woke no vCPU that ran (SEND-9).
-    received = _report(hv, 1, 1, "SEND-9")[0]
-    expect("VM 1's receive", received, 0x0000001000000000, clause=_received_clause(received, 0, 16))
+    received = report_of(hv, 1, 1, "SEND-9")[0]
+    expect("VM 1's receive", received, 0x0000001000000000, clause=received_clause(received, 0, 16))
     expect("VM 1's send page: the bytes it copied from its recv page and wrote", hv.send_page(16, vm=1), b"abcdefgh89abcdef")
     expect("run(1, 0): VM 1 reads its recv page, writes its send page, sends", answer, 0x0000001000000003, clause="RUN-7")
     expect("the primary's recv page", hv.recv_page(16), b"abcdefgh89abcdef", clause="SEND-7")

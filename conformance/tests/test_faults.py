@@ -4,18 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from conformance.checks import received_clause
 from conformance.harness import ERR, YIELD_LIMIT, expect, program
 from conformance.protocol import fault_vm
-
-
-def _received_clause(actual: int, sender: int, size: int) -> str:
-    """The clause a receive's result ``sender | size << 32`` fails: the right size with a wrong
-    sender is RECV-6 (the receiver learns the sender's ID); the right sender with a wrong size is
-    RECV-2 (the result's layout); neither is RECV-4 (the woken receive returns the message)."""
-    if actual >> 32 == size:
-        return "RECV-6"
-    return "RECV-2" if actual & 0xFFFF_FFFF == sender else "RECV-4"
-
 
 FAULT_PROGRAMS = ["fault_load", "fault_store", "fault_fetch", "fault_undef", "fault_brk", "fault_svc"]
 
@@ -60,6 +51,6 @@ def test_fault_does_not_disturb_other_vms(boot, kind):
     reports = hv.reports(2)
     expect("VM 2's reports: echo received", len(reports) >= 2, True, clause="SEND-9")
     received = reports[1][0]
-    expect("echo's receive: sender 0, 10 bytes", received, 0x0000000A00000000, clause=_received_clause(received, 0, 10))
+    expect("echo's receive: sender 0, 10 bytes", received, 0x0000000A00000000, clause=received_clause(received, 0, 10))
     expect("run(2, 0): echo answers", answer, 0x0000000A00000003, clause="RUN-7")
     expect("echoed bytes", hv.recv_page(10), b"still here", clause="SEND-7")

@@ -7,17 +7,12 @@ from __future__ import annotations
 
 import pytest
 
+from conformance.checks import expect_err
 from conformance.harness import ERR, YIELD_LIMIT, Hv, expect, program, script
 from conformance.outcomes import ConformanceFailure
 from guest_asm.programs import Call, Rel
 
 CFG = Call(0xFF03, Rel(0x10000), Rel(0x11000))
-
-
-def _expect_err(what: str, actual: int, note: str = "", *, clause: str | None = None) -> None:
-    """``expect(what, actual, ERR)``; 0xffffffff is -1 cut to w0, which CALL-1 forbids (x0 is 64
-    bits), so it counts against CALL-1, any other wrong value against ``clause``."""
-    expect(what, actual, ERR, note, clause="CALL-1" if actual == 0xFFFF_FFFF else clause)
 
 
 @pytest.mark.clause("VM-4", "RUN-2")
@@ -30,7 +25,7 @@ def test_other_vcpus_off_at_boot_run_nothing(boot, vcpu):
     expect("run(1, 0): vCPU 0 runs its two configures, ends in wfi", hv.run(1, 0, clause="RUN-5"), 0x1, clause="RUN-5")
     expect("VM 1's reports: vCPU 0 ran from the entry point", len(hv.reports(1)), 2, clause="VM-4")
     expect("VM 1's first configure", hv.report(1, 0)[0], 0, clause="CFG-5")
-    _expect_err("VM 1's second configure", hv.report(1, 1)[0], clause="CFG-2")
+    expect_err("VM 1's second configure", hv.report(1, 1)[0], clause="CFG-2")
 
 
 @pytest.mark.clause("RUN-2")
@@ -125,11 +120,18 @@ def test_blocking_receive_answers_0x1_not_yield(boot, guest, time_slice):
     expect("VM 1 did not go past its receive (reports so far)", len(reports), before, clause=blocks)
 
 
+def _cut_to_w0(actual: int, otherwise: str) -> str:
+    """-1 cut to 32 bits is CALL-1's failure (the 64-bit result in x0); another value, ``otherwise``."""
+    return "CALL-1" if actual == 0xFFFF_FFFF else otherwise
+
+
 @pytest.mark.clause("CALL-1")
 def test_result_is_64_bits_in_x0(boot):
     # Mutant result_truncated_to_w0: -1 is all 64 bits of x0, from the primary and from a secondary.
     hv = boot(script(Call(0xFF02, 0xFFFF_FFFF)))
     # 0xffffffff is -1 cut to 32 bits (CALL-1); any other value is a wrong count (VM-3: -1).
-    _expect_err("HF_VCPU_GET_COUNT(0xffffffff) from the primary", hv.call(0xFF02, 0xFFFF_FFFF), clause="VM-3")
+    count = hv.call(0xFF02, 0xFFFF_FFFF)
+    expect_err("HF_VCPU_GET_COUNT(0xffffffff) from the primary", count, clause=_cut_to_w0(count, "VM-3"))
     expect("run(1, 0) after the script ends in wfi", hv.run(1, clause="RUN-5"), 0x1, clause="RUN-5")
-    _expect_err("the secondary's HF_VCPU_GET_COUNT(0xffffffff)", hv.report(1, 0)[0], clause="VM-3")
+    count = hv.report(1, 0)[0]
+    expect_err("the secondary's HF_VCPU_GET_COUNT(0xffffffff)", count, clause=_cut_to_w0(count, "VM-3"))

@@ -4,15 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from conformance.checks import expect_accepted_after_clear, expect_cleared, expect_received, expect_wake_up, expect_woken, x0_of
 from conformance.harness import ERR, expect, program
-from conformance.tests.test_send import (
-    expect_accepted_after_clear,
-    expect_cleared,
-    expect_received,
-    expect_wake_up,
-    expect_woken,
-    x0_of,
-)
 from guest_asm import abi
 
 ECHO_MESSAGE = b"Echo this back to me!\0"

@@ -8,40 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.harness import ERR, Hv, expect, program, script
-from conformance.outcomes import ConformanceFailure
+from conformance.checks import expect_err, received_clause, report_of, woken_clause
+from conformance.harness import ERR, expect, program, script
 from guest_asm.programs import Call, Rel
-
-
-def _expect_err(what: str, actual: int, note: str = "", *, clause: str | None = None) -> None:
-    """``expect(what, actual, ERR)``; 0xffffffff is -1 cut to w0, which CALL-1 forbids (x0 is 64
-    bits), so it counts against CALL-1, any other wrong value against ``clause``."""
-    expect(what, actual, ERR, note, clause="CALL-1" if actual == 0xFFFF_FFFF else clause)
-
-
-def _report(hv: Hv, vm: int, index: int, clause: str) -> tuple[int, ...]:
-    """``hv.report``; a missing report (the guest never came back from a call) counts against
-    ``clause``, the rule that says it comes back."""
-    got = hv.reports(vm)
-    if index >= len(got):
-        expected = f"at least {index + 1} reports"
-        raise ConformanceFailure(f"VM {vm}'s report #{index}", expected, f"{len(got)} reports", clause=clause)
-    return got[index]
-
-
-def _received_clause(actual: int, sender: int, size: int) -> str:
-    """The clause a receive's result ``sender | size << 32`` fails: the right size with a wrong
-    sender is RECV-6 (the receiver learns the sender's ID); the right sender with a wrong size is
-    RECV-2 (the result's layout); neither is RECV-4 (the woken receive returns the message)."""
-    if actual >> 32 == size:
-        return "RECV-6"
-    return "RECV-2" if actual & 0xFFFF_FFFF == sender else "RECV-4"
-
-
-def _woken_clause(sent: int) -> str:
-    """The clause a primary's send to a receive-blocked vCPU 0 fails: 0xffff says no vCPU was
-    found waiting (SEND-9 wakes it); any other wrong value is the wrong index (SEND-11)."""
-    return "SEND-9" if sent == 0xFFFF else "SEND-11"
 
 
 @pytest.mark.clause("ID-1", "RUN-4", "RUN-5")
@@ -86,7 +55,7 @@ def test_0xff03_is_vm_configure(boot):
     # A configure answers 0 or -1 (CFG-5, CFG-2); 0x1 twice is HF_VCPU_RUN refusing an absent VM.
     first_clause = "ID-4" if (first, again) == (0x1, 0x1) else "CFG-5"
     expect("0xff03(send, recv)", first, 0, clause=first_clause)
-    _expect_err("0xff03 again", again, clause="CFG-2")
+    expect_err("0xff03 again", again, clause="CFG-2")
 
 
 @pytest.mark.clause("ID-5", "SEND-7")
@@ -105,29 +74,29 @@ def test_0xff04_is_mailbox_send(boot):
 def test_0xff05_is_mailbox_receive(boot):
     hv = boot(script(Call(0xFF03, Rel(0x10000), Rel(0x11000)), Call(0xFF05, 0), Call(0xFF05, 0)))
     # -1 in all 64 bits first (CALL-1), so that a receive's 0xffffffff below is RECV-3's.
-    _expect_err("unknown function ID 0xf00d", hv.call(0xF00D), clause="CALL-4")
+    expect_err("unknown function ID 0xf00d", hv.call(0xF00D), clause="CALL-4")
     expect("configure", hv.configure(), 0, clause="CFG-5")
     expect("run(1, 0): VM 1 configures, polls twice and ends in wfi", hv.run(1, clause="RUN-5"), 0x1, clause="RUN-5")
-    expect("VM 1's configure", _report(hv, 1, 0, "CFG-5")[0], 0, clause="CFG-5")
-    expect("VM 1's 0xff05(0) with nothing sent", _report(hv, 1, 1, "RECV-3")[0], ERR, clause="RECV-3")
-    expect("VM 1's 0xff05(0) again", _report(hv, 1, 2, "RECV-3")[0], ERR, clause="RECV-3")
+    expect("VM 1's configure", report_of(hv, 1, 0, "CFG-5")[0], 0, clause="CFG-5")
+    expect("VM 1's 0xff05(0) with nothing sent", report_of(hv, 1, 1, "RECV-3")[0], ERR, clause="RECV-3")
+    expect("VM 1's 0xff05(0) again", report_of(hv, 1, 2, "RECV-3")[0], ERR, clause="RECV-3")
 
 
 @pytest.mark.clause("ID-6", "RECV-4", "RECV-3")
 def test_0xff05_returns_a_message(boot):
     hv = boot(script(Call(0xFF03, Rel(0x10000), Rel(0x11000)), Call(0xFF05, 1), Call(0xFF05, 0), Call(0xFF05, 0)))
     # -1 in all 64 bits first (CALL-1), so that a receive's 0xffffffff below is RECV-3's.
-    _expect_err("unknown function ID 0xf00d", hv.call(0xF00D), clause="CALL-4")
+    expect_err("unknown function ID 0xf00d", hv.call(0xF00D), clause="CALL-4")
     expect("configure", hv.configure(), 0, clause="CFG-5")
     expect("run(1, 0): VM 1 blocks in receive", hv.run(1, clause="RUN-6"), 0x1, clause="RUN-6")
     # Only the configure reported: VM 1 is held in its 0xff05(1) — a receive, with nothing to receive.
     expect("VM 1's reports so far", len(hv.reports(1)), 1, clause="ID-6")
     sent = hv.send(1, 9)
-    expect("send 9 bytes to the blocked VM 1", sent, 0, clause=_woken_clause(sent))
+    expect("send 9 bytes to the blocked VM 1", sent, 0, clause=woken_clause(sent))
     expect("run(1, 0): VM 1 receives, polls twice and ends in wfi", hv.run(1, clause="RUN-5"), 0x1, clause="RUN-5")
-    received = _report(hv, 1, 1, "SEND-9")[0]
-    expect("VM 1's blocking 0xff05", received, 0x0000000900000000, clause=_received_clause(received, 0, 9))
-    second, third = _report(hv, 1, 2, "RECV-3")[0], _report(hv, 1, 3, "RECV-3")[0]
+    received = report_of(hv, 1, 1, "SEND-9")[0]
+    expect("VM 1's blocking 0xff05", received, 0x0000000900000000, clause=received_clause(received, 0, 9))
+    second, third = report_of(hv, 1, 2, "RECV-3")[0], report_of(hv, 1, 3, "RECV-3")[0]
     # The message once more, then -1: the wake left it unread (SEND-9: the mailbox becomes read);
     # the message every time: a read message received again (RECV-3).
     unread = second == 0x0000000900000000 and third == ERR
@@ -139,7 +108,7 @@ def test_0xff05_returns_a_message(boot):
 def test_0xff06_is_mailbox_clear(boot):
     hv = boot(program("sender", TO=0, SIZE=3))
     expect("configure", hv.configure(), 0, clause="CFG-5")
-    _expect_err("0xff06 on an empty mailbox", hv.call(0xFF06, clause="ID-7"), clause="CLR-2")
+    expect_err("0xff06 on an empty mailbox", hv.call(0xFF06, clause="ID-7"), clause="CLR-2")
     expect("run(1, 0): VM 1 sends 3 bytes", hv.run(1, clause="RUN-7"), 0x0000000300000003, clause="RUN-7")
     # Only a clear answers 0 here (a receive from the primary is always -1, RECV-1).
     cleared = hv.call(0xFF06, clause="ID-7")
@@ -156,4 +125,4 @@ def test_0xff06_is_mailbox_clear(boot):
         expect("0xff06 on the read mailbox", cleared, 0, clause="SEND-8" if is_clear else "ID-7")
     again = hv.call(0xFF06, clause="ID-7")
     # 0 again would say the first clear left the mailbox read (CLR-1); -1 is CLR-2's empty mailbox.
-    _expect_err("0xff06 again", again, clause="CLR-1" if again == 0 else "CLR-2")
+    expect_err("0xff06 again", again, clause="CLR-1" if again == 0 else "CLR-2")

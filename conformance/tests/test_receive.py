@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from conformance.checks import expect_cleared, expect_received, expect_wake_up, expect_woken, x0_of
 from conformance.harness import ERR, expect, program, script
-from conformance.tests.test_send import expect_cleared, expect_received, expect_wake_up, expect_woken, x0_of
 from guest_asm.programs import Call, Rel
 
 CFG = Call(0xFF03, Rel(0x10000), Rel(0x11000))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from conformance.checks import expect_accepted_after_clear, expect_cleared, expect_received, expect_wake_up, x0_of
 from conformance.harness import ERR, expect, expect_zero_x1_x17, program, script
 from conformance.outcomes import ConformanceFailure, GuestFault
 from conformance.protocol import GuestVM
-from conformance.tests.test_send import expect_accepted_after_clear, expect_cleared, expect_received, expect_wake_up, x0_of
 from guest_asm.programs import Call, Rel, Wfe, Wfi
 
 CFG = Call(0xFF03, Rel(0x10000), Rel(0x11000))

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.harness import ERR, expect, program, script
-from conformance.tests.test_send import (
+from conformance.checks import (
     expect_accepted_after_clear,
     expect_cleared,
     expect_received,
@@ -14,6 +13,7 @@ from conformance.tests.test_send import (
     expect_woken,
     x0_of,
 )
+from conformance.harness import ERR, expect, program, script
 from guest_asm.programs import Call, Fill, Rel
 
 CFG = Call(0xFF03, Rel(0x10000), Rel(0x11000))

@@ -14,95 +14,20 @@ from collections.abc import Callable
 
 import pytest
 
+from conformance.checks import (
+    expect_cleared,
+    expect_received,
+    expect_secondary_cleared,
+    expect_woken,
+    x0_of,
+)
 from conformance.harness import ERR, Hv, expect, expect_zero_x1_x17, program, script
-from conformance.outcomes import ClauseArg, ConformanceFailure
 from conformance.protocol import GuestVM
 from guest_asm.programs import Call, Fill, Rel
 
 CFG = Call(0xFF03, Rel(0x10000), Rel(0x11000))
 #: A secondary pauses by sending an empty message to the primary (MESSAGE, size 0); it resumes on its next run.
 PAUSE = Call(0xFF04, 0, 0)
-#: HF_INVALID_VCPU: "no vCPU was woken", in a primary's send result (SEND-11) and in WAKE_UP (RUN-8).
-NO_VCPU = 0xFFFF
-
-
-def x0_of(hv: Hv, vm: int, index: int) -> int | str:
-    """x0 of VM ``vm``'s report #``index``; when the VM made no such report, a description of that,
-    so that the caller's ``expect`` fails with its own clause (a missing report is a wrong value)."""
-    got = hv.reports(vm)
-    return got[index][0] if index < len(got) else f"no report #{index} (VM {vm} made {len(got)})"
-
-
-def expect_woken(what: str, sent: int, vcpu: int = 0, *, refused: ClauseArg = None) -> None:
-    """The primary's send to a VM whose vCPU ``vcpu`` is blocked in a receive returns ``vcpu`` (SEND-11).
-
-    0xffff is SEND-11's answer for "no vCPU was woken": the build did not wake the waiter (SEND-9).
-    -1 means the send was refused: counted against ``refused`` (the rule that makes this send
-    valid, e.g. SEND-1 for its size) when given, else SEND-11.
-    """
-    if sent == NO_VCPU and vcpu != NO_VCPU:
-        clause: ClauseArg = "SEND-9"
-    elif sent == ERR and refused:
-        clause = refused
-    else:
-        clause = "SEND-11"
-    expect(what, sent, vcpu, clause=clause)
-
-
-def expect_wake_up(what: str, response: int, expected: int) -> None:
-    """A run that ends in a secondary's send to a secondary: WAKE_UP ``expected`` (RUN-8).
-
-    A WAKE_UP of the expected VM that names vCPU 0xffff where ``expected`` names a woken vCPU says
-    the build woke none: the waiter was not woken (SEND-9).
-    """
-    none_woken = expected >> 32 != NO_VCPU and response == (expected & 0xFFFF_FFFF) | NO_VCPU << 32
-    expect(what, response, expected, clause="SEND-9" if none_woken else "RUN-8")
-
-
-def expect_received(what: str, actual: int | str, expected: int, *, missing: ClauseArg, failed: ClauseArg = "RECV-2") -> None:
-    """A secondary's receive returned ``expected`` = sender | size << 32.
-
-    ``actual`` is ``x0_of(...)``: a missing report (the receive did not return) counts against
-    ``missing``; -1 (nothing to receive) against ``failed``, the rule that put the message there.
-    Otherwise the sender field is source-VM reporting (RECV-6) and the rest of the value the
-    layout of a successful receive (RECV-2: "returns the sender and size").
-    """
-    if isinstance(actual, str) or actual == ERR:
-        raise ConformanceFailure(what, expected, actual, clause=missing if isinstance(actual, str) else failed)
-    expect(f"{what}: the sender (bits 31..0)", actual & 0xFFFF_FFFF, expected & 0xFFFF_FFFF, clause="RECV-6")
-    expect(what, actual, expected, clause="RECV-2")
-
-
-def expect_cleared(what: str, result: int) -> None:
-    """The primary's clear of a message it was told of by MESSAGE returns 0 (CLR-1).
-
-    -1 is the answer for a mailbox that is not *read* (CLR-2, CLR-3): the message to the primary
-    did not leave its mailbox read (SEND-8).
-    """
-    expect(what, result, 0, clause="SEND-8" if result == ERR else "CLR-1")
-
-
-def expect_secondary_cleared(what: str, actual: int | str) -> None:
-    """A secondary's clear of its *read* mailbox returned 0 (CLR-1). -1 is the build refusing a
-    secondary's clear: "the primary and the secondaries may all clear" (CLR-4)."""
-    expect(what, actual, 0, clause="CLR-4" if actual == ERR else "CLR-1")
-
-
-def expect_accepted_after_clear(what: str, hv: Hv, vm: int, index: int | None = None) -> None:
-    """VM ``vm`` has just sent to the primary, after the primary cleared its mailbox (CLR-1: read ->
-    empty). Its send was accepted and it was switched out with MESSAGE, so it reported nothing since.
-    A -1 as the send's report (#``index``, default: the last one) is its send refused: the clear did
-    not empty the mailbox (CLR-1)."""
-    got = hv.reports(vm)
-    sent = x0_of(hv, vm, index) if index is not None else got[-1][0] if got else None
-    if sent == ERR:
-        raise ConformanceFailure(
-            what,
-            "accepted: VM switched out (MESSAGE)",
-            "refused: -1",
-            "the primary's clear must empty its mailbox",
-            clause="CLR-1",
-        )
 
 
 def _receiver_ready(boot: Callable[..., Hv], *more: GuestVM) -> Hv:

@@ -6,40 +6,9 @@ import itertools
 
 import pytest
 
-from conformance.harness import ERR, YIELD_LIMIT, Hv, expect, program, script
-from conformance.outcomes import ConformanceFailure
+from conformance.checks import expect_err, received_clause, report_of, woken_clause
+from conformance.harness import ERR, YIELD_LIMIT, expect, program, script
 from guest_asm.programs import Call, Fill, Rel
-
-
-def _expect_err(what: str, actual: int, note: str = "", *, clause: str | None = None) -> None:
-    """``expect(what, actual, ERR)``; 0xffffffff is -1 cut to w0, which CALL-1 forbids (x0 is 64
-    bits), so it counts against CALL-1, any other wrong value against ``clause``."""
-    expect(what, actual, ERR, note, clause="CALL-1" if actual == 0xFFFF_FFFF else clause)
-
-
-def _report(hv: Hv, vm: int, index: int, clause: str) -> tuple[int, ...]:
-    """``hv.report``; a missing report (the guest never came back from a call) counts against
-    ``clause``, the rule that says it comes back."""
-    got = hv.reports(vm)
-    if index >= len(got):
-        expected = f"at least {index + 1} reports"
-        raise ConformanceFailure(f"VM {vm}'s report #{index}", expected, f"{len(got)} reports", clause=clause)
-    return got[index]
-
-
-def _received_clause(actual: int, sender: int, size: int) -> str:
-    """The clause a receive's result ``sender | size << 32`` fails: the right size with a wrong
-    sender is RECV-6 (the receiver learns the sender's ID); the right sender with a wrong size is
-    RECV-2 (the result's layout); neither is RECV-4 (the woken receive returns the message)."""
-    if actual >> 32 == size:
-        return "RECV-6"
-    return "RECV-2" if actual & 0xFFFF_FFFF == sender else "RECV-4"
-
-
-def _woken_clause(sent: int) -> str:
-    """The clause a primary's send to a receive-blocked vCPU 0 fails: 0xffff says no vCPU was
-    found waiting (SEND-9 wakes it); any other wrong value is the wrong index (SEND-11)."""
-    return "SEND-9" if sent == 0xFFFF else "SEND-11"
 
 
 @pytest.mark.clause("VM-1", "RECV-6")
@@ -54,12 +23,12 @@ def test_vm_ids_follow_load_order(boot):
         sent = hv.send(vm, vm)
         # -1: no VM with ID vm (VM-1: IDs 1..N). 0xffff after VM 1's clear: that clear woke this
         # VM's waiting receiver (CLR-4: clearing notifies nobody).
-        clause = "VM-1" if sent == ERR else "CLR-4" if sent == 0xFFFF and vm > 1 else _woken_clause(sent)
+        clause = "VM-1" if sent == ERR else "CLR-4" if sent == 0xFFFF and vm > 1 else woken_clause(sent)
         expect(f"send {vm} bytes to VM {vm}", sent, 0, clause=clause)
         expect(f"VM {vm}'s recv page", hv.recv_page(vm, vm=vm), message, clause="SEND-7")
         expect(f"run({vm}, 0): the receiver reports, clears, blocks again", hv.run(vm, clause="RUN-6"), 0x1, clause="RUN-6")
-        received = _report(hv, vm, 0, "SEND-9")[0]
-        expect(f"VM {vm}'s receive: sender 0, {vm} bytes", received, vm << 32, clause=_received_clause(received, 0, vm))
+        received = report_of(hv, vm, 0, "SEND-9")[0]
+        expect(f"VM {vm}'s receive: sender 0, {vm} bytes", received, vm << 32, clause=received_clause(received, 0, vm))
         expect(f"VM {vm}'s recv page after its clear", hv.recv_page(vm, vm=vm), message, clause="CLR-4")
 
 
@@ -84,10 +53,10 @@ def test_secondaries_learn_each_others_ids(boot):
     expect("run(3, 0): VM 3 sends 8 bytes to VM 2", second, 0x0000000000020002, clause="RUN-9" if second == 0x1 else "RUN-8")
     expect("run(1, 0): VM 1 receives, ends in wfi", hv.run(1, clause="RUN-5"), 0x1, clause="RUN-5")
     expect("run(2, 0): VM 2 receives, ends in wfi", hv.run(2, clause="RUN-5"), 0x1, clause="RUN-5")
-    received = _report(hv, 1, 1, "SEND-9")[0]
-    expect("VM 1 learns sender 3", received, 0x0000000700000003, clause=_received_clause(received, 3, 7))
-    received = _report(hv, 2, 1, "SEND-9")[0]
-    expect("VM 2 learns sender 3", received, 0x0000000800000003, clause=_received_clause(received, 3, 8))
+    received = report_of(hv, 1, 1, "SEND-9")[0]
+    expect("VM 1 learns sender 3", received, 0x0000000700000003, clause=received_clause(received, 3, 7))
+    received = report_of(hv, 2, 1, "SEND-9")[0]
+    expect("VM 2 learns sender 3", received, 0x0000000800000003, clause=received_clause(received, 3, 8))
 
 
 @pytest.mark.clause("VM-2")
@@ -101,7 +70,7 @@ def test_vm_count_counts_the_primary(boot, n):
 def test_vm_count_from_a_secondary(boot):
     hv = boot(*[script(Call(0xFF01)) for _ in range(3)])  # alike: which one is VM 1 (VM-1) does not matter
     expect("run(1, 0) after the script ends in wfi", hv.run(1, clause="RUN-5"), 0x1, clause="RUN-5")
-    expect("HF_VM_GET_COUNT from VM 1", _report(hv, 1, 0, "CALL-1")[0], 4)
+    expect("HF_VM_GET_COUNT from VM 1", report_of(hv, 1, 0, "CALL-1")[0], 4)
 
 
 @pytest.mark.clause("VM-3", "ID-3")
@@ -122,7 +91,7 @@ def test_vcpu_count_per_vm(boot):
 @pytest.mark.parametrize("vm", [3, 4, 0xFFFF, 0xFFFF_FFFF, 0xFFFF_FFFF_FFFF_FFFF])
 def test_vcpu_count_of_absent_vm(boot, vm):
     hv = boot(program("idle"), program("idle"))
-    _expect_err(f"HF_VCPU_GET_COUNT({vm:#x})", hv.vcpu_count(vm))
+    expect_err(f"HF_VCPU_GET_COUNT({vm:#x})", hv.vcpu_count(vm))
 
 
 @pytest.mark.clause("VM-3")
@@ -130,7 +99,7 @@ def test_vcpu_count_of_absent_vm(boot, vm):
 def test_vcpu_count_from_a_secondary(boot, vm):
     hv = boot(script(Call(0xFF02, vm), Call(0xFF01)), script(Call(0xFF02, vm), Call(0xFF01)))  # alike (VM-1 aside)
     expect("run(1, 0) after the script ends in wfi", hv.run(1, clause="RUN-5"), 0x1, clause="RUN-5")
-    _expect_err(f"HF_VCPU_GET_COUNT({vm}) from VM 1", _report(hv, 1, 0, "CALL-1")[0])
+    expect_err(f"HF_VCPU_GET_COUNT({vm}) from VM 1", report_of(hv, 1, 0, "CALL-1")[0])
 
 
 @pytest.mark.clause("VM-3")
@@ -152,7 +121,7 @@ def test_only_vcpu_0_ready_at_boot(boot):
     expect("run(1, 0): vCPU 0 runs, configures, blocks", hv.run(1, 0, clause="RUN-6"), 0x1, clause="RUN-6")
     # -1 would say VM 1 never configured: its vCPU 0 never ran (VM-4: ready at its entry point).
     sent = hv.send(1, 1)
-    expect("send to VM 1 wakes vCPU 0", sent, 0, clause="VM-4" if sent == ERR else _woken_clause(sent))
+    expect("send to VM 1 wakes vCPU 0", sent, 0, clause="VM-4" if sent == ERR else woken_clause(sent))
 
 
 @pytest.mark.clause("VM-4")
@@ -161,7 +130,7 @@ def test_primary_runs_first(boot):
     expect("before any run, VM 1 has not run", hv.reports(1), [])
     expect("before any run, VM 2 has not run", hv.reports(2), [])
     expect("configure", hv.configure(), 0, clause="CFG-5")
-    _expect_err("the primary's mailbox is empty: clear fails", hv.clear(), clause="CLR-2")
+    expect_err("the primary's mailbox is empty: clear fails", hv.clear(), clause="CLR-2")
 
 
 @pytest.mark.clause("VM-5")
@@ -189,7 +158,7 @@ def test_vm_memories_do_not_overlap(boot):
 def test_cannot_configure_another_vms_memory(boot):
     hv = boot(program("idle"), script(Call(0xFF03, Rel(0x10000), Rel(0x11000))))
     other = hv.base(1)
-    _expect_err("primary configures VM 1's pages", hv.configure(other + 0x10000, other + 0x11000), clause="CFG-3")
+    expect_err("primary configures VM 1's pages", hv.configure(other + 0x10000, other + 0x11000), clause="CFG-3")
     expect("primary configures its own", hv.configure(), 0, clause="CFG-5")
 
 
