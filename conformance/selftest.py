@@ -339,10 +339,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         with lock:
             done.append(r)
             n = len(done)
-            eta = (time.monotonic() - mutants_started) / n * (len(names) - n)
+            minutes, seconds = divmod(round((time.monotonic() - mutants_started) / n * (len(names) - n)), 60)
             blamed = ",".join(r.blamed) or "-"
             print(
-                f"  [{n}/{len(names)}, ETA {eta // 60:.0f}:{eta % 60:02.0f}] {name}: {r.status},"
+                f"  [{n}/{len(names)}, ETA {minutes}:{seconds:02d}] {name}: {r.status},"
                 f" blamed {blamed} ({r.seconds:.1f} s)",
                 flush=True,
             )
