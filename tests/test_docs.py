@@ -38,3 +38,33 @@ def test_example_is_what_the_command_prints(doc: Path, command: str, body: str) 
             pytest.fail("HFCONFORM_REQUIRE_QEMU=1 but qemu-system-aarch64 is not installed")
         pytest.skip("needs qemu-system-aarch64 (apt-get install qemu-system-arm; HFCONFORM_REQUIRE_QEMU=1 requires it)")
     assert TOOL.run(command) == body, f"{doc.name}: run 'python tools/doc_examples.py' to regenerate the example"
+
+
+def test_alternate_builds_example_runs_as_written(tmp_path: Path) -> None:
+    """docs/alternate-builds.md's mybuild.py, run the way its first line says, is caught on VM-2."""
+    import json
+    import re
+    import subprocess
+
+    text = (ROOT / "docs" / "alternate-builds.md").read_text()
+    source = next(b for b in re.findall(r"```python\n(.*?)```", text, flags=re.S) if b.startswith("# mybuild.py"))
+    command = re.match(r"# mybuild\.py — in its directory, run: (hfconform .*)\n", source)
+    assert command is not None
+    (tmp_path / "mybuild.py").write_text(source)
+    argv = command.group(1).split()[1:]
+    script = Path(sys.executable).parent / "hfconform"  # the installed command: its own dir is on sys.path, not the cwd
+    assert script.exists(), "the package is installed (pip install -e .) with its hfconform script"
+    proc = subprocess.run(
+        [str(script), *argv, "--json", "out.json", "-q"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},  # found from the cwd, as documented
+    )
+    assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]
+    report = json.loads((tmp_path / "out.json").read_text())
+    assert report["build"] == "reference-off-by-one"
+    failed = {c["id"] for c in report["clauses"] if c["status"] == "FAIL"}
+    assert failed == {"VM-2"}
