@@ -68,3 +68,52 @@ def test_alternate_builds_example_runs_as_written(tmp_path: Path) -> None:
     assert report["build"] == "reference-off-by-one"
     failed = {c["id"] for c in report["clauses"] if c["status"] == "FAIL"}
     assert failed == {"VM-2"}
+
+
+def _keys(value: object, path: str = "") -> set[str]:
+    """Every key path in a JSON value (list items as ``[]``); ``"..."`` placeholders left out."""
+    out: set[str] = set()
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "..." or key.startswith("<"):
+                continue
+            out.add(f"{path}.{key}")
+            if key not in ("durations", "environment"):
+                out |= _keys(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for item in value:
+            out |= _keys(item, f"{path}[]")
+    return out
+
+
+def test_json_sample_in_the_docs_has_the_reports_keys() -> None:
+    """docs/reports.md's JSON sample names exactly the keys a real report has."""
+    import json
+    import re
+
+    from conformance import report
+
+    text = (ROOT / "docs" / "reports.md").read_text()
+    sample = json.loads(re.findall(r"## JSON summary.*?```json\n(.*?)```", text, flags=re.S)[0])
+    passed = report.TestResult("t.py::test_a", ("SEND-6",), outcome="PASS", waiver="test t.py::test_a: w", waiver_not_needed=True)
+    failed = report.TestResult("t.py::test_b", ("SEND-6", "CLR-3"), outcome="FAIL", blamed=("SEND-6",), what="w")
+    summary = report.aggregate([passed, failed], "b")
+    summary.clause_waivers_not_needed = ["clause CLR-3: w"]
+    real = report.to_json(summary)
+    assert _keys(sample) - _keys(real) == set(), "the docs show keys a report does not have"
+    assert {k for k in _keys(real) if k.count(".") <= 2} - _keys(sample) == set(), "a report key is missing in the docs"
+
+
+def test_waiver_samples_in_the_docs_parse() -> None:
+    import json
+    import re
+    import tomllib
+
+    from conformance import waivers
+
+    text = (ROOT / "docs" / "alternate-builds.md").read_text()
+    section = text.split("## Waivers", 1)[1]
+    toml_sample = re.findall(r"```toml\n(.*?)```", section, flags=re.S)[0]
+    json_sample = re.findall(r"```json\n(.*?)```", section, flags=re.S)[0]
+    assert len(waivers.parse(tomllib.loads(toml_sample)).entries) == 2
+    assert waivers.parse(json.loads(json_sample)).entries[0].key == "SEND-6"
