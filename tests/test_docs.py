@@ -101,7 +101,8 @@ def test_json_sample_in_the_docs_has_the_reports_keys() -> None:
     summary.clause_waivers_not_needed = ["clause CLR-3: w"]
     real = report.to_json(summary)
     assert _keys(sample) - _keys(real) == set(), "the docs show keys a report does not have"
-    assert {k for k in _keys(real) if k.count(".") <= 2} - _keys(sample) == set(), "a report key is missing in the docs"
+    shown = {k for k in _keys(real) if k.count(".") <= 2 and not k.startswith(".impl_defined[].")}  # abbreviated there
+    assert shown - _keys(sample) == set(), "a report key is missing in the docs"
 
 
 def test_waiver_samples_in_the_docs_parse() -> None:
