@@ -26,7 +26,7 @@ CALL_NAMES = {
     0x84000008: "PSCI_SYSTEM_OFF",
 }
 
-_RUN = re.compile(r"\brun(_once)?\b|HF_VCPU_RUN|\brun\(|run response|WAKE_UP|MESSAGE|YIELD", re.I)
+_RUN = re.compile(r"\b[Rr]un(_once)?\b|HF_VCPU_RUN|\brun\(|run response|\bWAKE_UP\b|\bMESSAGE\b|\bYIELD\b")
 _RECEIVE = re.compile(r"receive|RECV-", re.I)
 
 
@@ -58,8 +58,8 @@ def describe(value: object, what: str = "") -> str:
         return ""
     if value == ERR:
         return "-1"
-    if value < 0 or value > ERR:
-        return ""
+    if value < 0 or value > ERR or re.search(r"number of|count", what, re.I):
+        return ""  # a count, not a call's result
     if _RUN.search(what):
         return run_response(value)
     if _RECEIVE.search(what):
