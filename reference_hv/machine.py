@@ -18,9 +18,9 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from unicorn import arm64_const as a64
-from unicorn.unicorn_const import UC_ARCH_ARM64, UC_HOOK_INTR, UC_HOOK_MEM_UNMAPPED, UC_MODE_ARM, UC_PROT_ALL
+from unicorn.unicorn_const import UC_ARCH_ARM64, UC_HOOK_CODE, UC_HOOK_INTR, UC_HOOK_MEM_UNMAPPED, UC_MODE_ARM, UC_PROT_ALL
 from unicorn.unicorn_py3.arch.types import uc_hook_h
-from unicorn.unicorn_py3.unicorn import HOOK_INTR_CFUNC, HOOK_MEM_INVALID_CFUNC, Uc, uclib
+from unicorn.unicorn_py3.unicorn import HOOK_CODE_CFUNC, HOOK_INTR_CFUNC, HOOK_MEM_INVALID_CFUNC, Uc, uclib
 
 #: SCR_EL3 = NS | RW | HCE: without HCE an ``hvc`` at EL1 is UNDEFINED in Unicorn.
 SCR_EL3_VALUE = 0x501
@@ -105,9 +105,18 @@ class Machine:
         cb = HOOK_MEM_INVALID_CFUNC(lambda _uc, access, address, _size, _value, _data: callback(access, address))
         self._add_hook(UC_HOOK_MEM_UNMAPPED, cb)
 
-    def _add_hook(self, kind: int, cb: Any) -> None:
+    def on_code_at(self, address: int, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` before the instruction at ``address`` executes (a hook on that word only)."""
+        cb = HOOK_CODE_CFUNC(lambda _uc, _address, _size, _data: callback())
+        self._add_hook(UC_HOOK_CODE, cb, address, address)
+
+    def spsr_el1(self) -> int:
+        """SPSR_EL1 (op0 3, op1 0, CRn 4, CRm 0, op2 0): where an ``eret`` returns to."""
+        return int(self.uc.reg_read(a64.UC_ARM64_REG_CP_REG, (4, 0, 3, 0, 0)))
+
+    def _add_hook(self, kind: int, cb: Any, begin: int = 1, end: int = 0) -> None:
         handle = uc_hook_h()
-        status = uclib.uc_hook_add(self.handle, ctypes.byref(handle), kind, ctypes.cast(cb, ctypes.c_void_p), None, 1, 0)
+        status = uclib.uc_hook_add(self.handle, ctypes.byref(handle), kind, ctypes.cast(cb, ctypes.c_void_p), None, begin, end)
         if status:
             raise RuntimeError(f"VM {self.vm_id}: uc_hook_add failed with error {status}")
         self._callbacks.append(cb)  # the C side holds only a pointer: keep the thunk alive

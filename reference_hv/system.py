@@ -47,6 +47,8 @@ _U32 = struct.Struct("<I")
 assert abi.DRIVER_IN == 8 and abi.DRIVER_OP == 0
 
 INSN_DC_ZVA = 0xD50B7420  # dc zva, Xt (Rt in bits 4..0)
+INSN_ERET = 0xD69F03E0
+LEGAL_ERET_MODES = frozenset({0b0000, 0b0100, 0b0101})  # EL0t, EL1t, EL1h
 DC_ZVA_BLOCK = 64  # DCZID_EL0.BS of the emulated CPU: 2**4 words
 
 #: Where ``emu_start`` is told to stop: never mapped, so no translated block is lost.
@@ -222,6 +224,10 @@ class System:
         for vm_id, machine in enumerate(self.machines):
             machine.on_exception(self._make_hook(vm_id, machine))
             machine.on_unmapped(self._make_mem_hook(vm_id))
+            code = self.images[vm_id].code
+            for off in range(0, len(code) - 3, 4):  # Unicorn returns from an illegal eret as if legal
+                if _U32.unpack_from(code, off)[0] == INSN_ERET:
+                    machine.on_code_at(machine.base + off, self._make_eret_hook(vm_id, machine))
         for vm, spec in zip(vms, specs, strict=True):
             for idx in range(1, spec.ready_vcpus):
                 vm.vcpus[idx].state = VcpuState.READY
@@ -434,6 +440,21 @@ class System:
             except BaseException as e:  # noqa: BLE001 - a harness bug must not unwind through C
                 self._ev, self._ev_obj = _EV_INTERNAL, e
                 m.stop()
+
+        return hook
+
+    def _make_eret_hook(self, vm_id: int, m: Machine) -> Callable[[], None]:
+        """Before an ``eret``: a return to a mode EL1 cannot return to (EL2, EL3, a reserved M)
+        is an illegal exception return -- on hardware the next instruction faults; Unicorn goes on."""
+
+        def hook() -> None:
+            spsr = m.spsr_el1()
+            mode = spsr & 0x1F
+            if mode & 0x10 or mode in LEGAL_ERET_MODES:  # AArch32 targets are not judged here
+                return
+            kind = f"illegal exception return (eret with SPSR_EL1 {spsr:#x}: mode {mode:#06b} is not EL0t, EL1t or EL1h)"
+            self._ev, self._ev_obj = _EV_FAULT, Fault(vm_id, self._current.index, m.pc, kind)
+            m.stop()
 
         return hook
 

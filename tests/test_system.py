@@ -374,3 +374,23 @@ def test_prefetch_abort_with_the_guest_mmu_on_is_named() -> None:
     assert result.fault is not None
     assert result.fault.kind == "instruction abort (prefetch abort, guest MMU on)"
     assert result.fault.address == result.fault.pc
+
+
+@pytest.mark.parametrize("primary", [True, False])
+def test_illegal_exception_return_is_a_named_fault(primary: bool) -> None:
+    """An eret to a mode EL1 cannot return to faults on hardware; Unicorn returns as if legal, so
+    the reference checks SPSR_EL1 before each eret of a program (it used to be a budget TIMEOUT)."""
+    src = "_start:\n    mov x1, #0x3\n    msr spsr_el1, x1\n    adr x2, _start\n    msr elr_el1, x2\n    eret\n"
+    if primary:
+        result = System(primary=VMSpec(src, "eret.S"), budget=100_000).run()
+    else:
+        result = System([VMSpec(src, "eret.S")], budget=100_000).call(0xFF00, 1, 0)
+    assert result.timeout is None and result.fault is not None
+    assert result.fault.kind.startswith("illegal exception return (eret with SPSR_EL1 0x3")
+    assert result.fault.pc % 0x10_0000 == 0x10  # the eret itself
+
+
+def test_legal_exception_return_goes_on() -> None:
+    src = "_start:\n    mov x1, #0x3c5\n    msr spsr_el1, x1\n    adr x2, next\n    msr elr_el1, x2\n    eret\nnext:\n    wfi\n"
+    result = System([VMSpec(src, "eret.S")]).call(0xFF00, 1, 0)
+    assert result.fault is None and result.x0 == 0x1  # reached the wfi after the eret
