@@ -195,7 +195,10 @@ def test_config_file_preemption_keys(tmp_path: Path) -> None:
         ("extra_args = [1]", r"extra_args: expected a list of strings"),
         ("cpu = 57", r"cpu: expected a string"),
         ("preempt_after = 0.005", r"preempt_after .*no longer supported.*preempt_ticks"),
+        ('qemu = "/nonexistent"', r"qemu: '/nonexistent' is not an executable QEMU \(not found\)"),
+        ("x = " + "[" * 100_000 + "]" * 100_000, r"nested too deeply"),
     ],
+    ids=lambda v: v[:40] if isinstance(v, str) else v,
 )
 def test_config_file_values_are_checked_strictly(tmp_path: Path, body: str, match: str) -> None:
     cfg = write_config(tmp_path, body + "\n")

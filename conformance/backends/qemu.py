@@ -197,6 +197,10 @@ def load_profile(path: Path) -> ImageProfile:
         data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as e:
         raise ValueError(f"cannot read {path}: {e}") from None
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path} is not UTF-8 text (byte {e.start}: {e.reason})") from None
+    except RecursionError:
+        raise ValueError(f"{path}: nested too deeply") from None
     for key, why in _REMOVED_KEYS.items():
         if key in data:
             raise ValueError(f"{path}: {why}")
@@ -219,6 +223,9 @@ def load_profile(path: Path) -> ImageProfile:
         for key in ("name", "cpu", "qemu", "append"):
             if key in data:
                 changes[key] = _toml_str(data, key)
+        if "qemu" in changes and shutil.which(changes["qemu"]) is None:
+            # Named on purpose: a path that is not there is the file's mistake, said once, up front.
+            raise ValueError(f"qemu: {changes['qemu']!r} is not an executable QEMU (not found)")
         for key in ("boot_timeout", "call_timeout"):
             if key in data:
                 changes[key] = _toml_float(data, key)
