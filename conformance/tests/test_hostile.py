@@ -21,6 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conformance.fuzz import GARBAGE_LINES, PRIMARY_REGS, REPORT_END, garbage_source
 from conformance.harness import YIELD_LIMIT, Hv, expect, program, script
 from conformance.model import ERR
 from conformance.outcomes import CallTimeout, ConformanceFailure
@@ -33,10 +34,9 @@ HF_IDS = list(range(0xFF00, 0xFF07))
 PSCI_MUST = [0x8400_0000, 0x8400_0006]  # VERSION, MIGRATE_INFO_TYPE (SYSTEM_OFF separately)
 PSCI_OPTIONAL = [0x8400_0001, 0x8400_0002, 0x8400_0003, 0x8400_0004, 0x8400_0005, 0x8400_0007, 0x8400_001F]
 VARIANTS = [0, 1 << 30, 0xFFFF_FFFF_0000_0000, 0x8000_0000_0000_0000 | 1 << 30]
-REPORT_END = 0x14000 + 176 * 256  # the library's report slots end here (0x1F000)
 FAULTS = ["fault_load", "fault_store", "fault_fetch", "fault_undef", "fault_brk", "fault_svc"]
-#: Preserved-register pattern the primary loads into x18..x30 (CALL-5) and x4..x30 for smc (CALL-7).
-PRIMARY_REGS = {n: 0x5A5A_0000_0000_0000 | n << 8 | n for n in range(4, 31)}
+# PRIMARY_REGS (the preserved-register pattern), GARBAGE_LINES and garbage_source are the fuzz
+# command's (conformance/fuzz.py): one definition for both.
 
 
 def new_counts() -> dict[str, int]:
@@ -316,19 +316,7 @@ def test_secondary_random_registers(hv_build, hf_settings, record_property):
 
 # --- 3. garbage instruction streams ---------------------------------------------------------------------------
 
-GARBAGE_LINES = [
-    "hvc #0", "hvc #0x1234", "smc #0", "wfe", "wfi", "svc #0", "brk #7", "eret", "msr daifset, #2",
-    "mrs x3, currentel", "mov x0, #0xff04", "mov x0, #0xff03", "mov x0, #0xff05", "mov x0, #0xff06",
-    "mov x0, #0xff00", "mov x1, #0", "mov x1, #1", "mov x1, #2", "mov x2, #16", "mov x2, #4096",
-    "movk x0, #0x4000, lsl #16", "adr x1, _start", "add x1, x1, #0x10, lsl #12", "add x2, x1, #0x1, lsl #12",
-    "ldr x5, [x1]", "str x5, [x2, #8]", "stp x4, x5, [x1]", "sub sp, sp, #16", "b .+8", "cbz x0, .+8",
-]  # fmt: skip
 garbage_line = st.one_of(st.sampled_from(GARBAGE_LINES), st.integers(0, 0xFFFF_FFFF).map(lambda w: f".word {w:#010x}"))
-
-
-def garbage_source(lines: Sequence[str]) -> str:
-    body = "".join(f"    {line}\n" for line in lines)
-    return f"_start:\n{body}    .word 0x00000000\n"  # ends in a permanently undefined encoding
 
 
 @pytest.mark.clause("VM-5", "CALL-4", "CALL-5", "RUN-4", "FAULT")
