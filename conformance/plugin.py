@@ -201,7 +201,6 @@ class _State:
     xdist_ids: list[str] | None = None
     results: dict[str, _Acc] = field(default_factory=dict)
     crashed: dict[str, str] = field(default_factory=dict)
-    collection_errors: int = 0
     summary: report.Summary | None = None
     written: list[str] = field(default_factory=list)
 
@@ -414,7 +413,6 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
                 hints.append(f"{bad!r}" + (f" (did you mean {', '.join(close)}?)" if close else ""))
             why = f"unknown clause ID(s) {', '.join(hints)}" if unknown else "a clause marker with no clause ID"
             _collect_error(session, item.nodeid, f"{item.nodeid}: {why} in @pytest.mark.clause (profile {clauses.PROFILE})")
-            state.collection_errors += 1
             continue
         impl = item.get_closest_marker("impl_defined") is not None or all(
             clauses.BY_ID[i].section == clauses.FAULTS.section for i in ids

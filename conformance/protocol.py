@@ -24,7 +24,6 @@ from typing import Protocol, runtime_checkable
 #: (reported as "unsupported") on a build without it.
 CAP_READY_VCPUS = "ready_vcpus"  # GuestVM.ready_vcpus > 1: several vCPUs of a VM ready at boot
 CAP_FAULT_CONTINUE = "fault_continue"  # after a secondary's fault the primary's run returns and the system goes on
-KNOWN_CAPABILITIES = frozenset({CAP_READY_VCPUS, CAP_FAULT_CONTINUE})
 
 
 @dataclass(frozen=True)

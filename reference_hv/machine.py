@@ -36,7 +36,7 @@ REG_SP: int = a64.UC_ARM64_REG_SP
 REG_NZCV: int = a64.UC_ARM64_REG_NZCV
 #: A vCPU's saved context: x0..x30, SP, PC, NZCV.
 CONTEXT_REGS: tuple[int, ...] = (*X_REGS, REG_SP, REG_PC, REG_NZCV)
-CTX_SP, CTX_PC = 31, 32
+CTX_PC = 32  # index of PC in CONTEXT_REGS
 _U32 = struct.Struct("<I")
 
 

@@ -119,10 +119,6 @@ class ImageProfile:
     gic_cpu_interface: int = 0x0801_0000
 
     @property
-    def is_stub(self) -> bool:
-        return self.image is None
-
-    @property
     def ram_top(self) -> int:
         return RAM_BASE + self.ram
 
