@@ -123,3 +123,16 @@ def woken_clause(sent: int) -> str:
     """The clause a primary's send to a receive-blocked vCPU 0 fails: 0xffff says no vCPU was
     found waiting (SEND-9 wakes it); any other wrong value is the wrong index (SEND-11)."""
     return "SEND-9" if sent == 0xFFFF else "SEND-11"
+
+
+def resume_after_unread_send(hv: Hv, size: int, *, ends: ClauseArg) -> int:
+    """VM 1's script is ``CFG, PAUSE, ...``: run it to its pause (MESSAGE, size 0: RUN-7), clear
+    that message, send it ``size`` bytes while none of its vCPUs waits (0xffff: SEND-11), and run
+    it again; its paused send returned 0 (RUN-9). Returns that run's response (``ends``: what a run
+    that does not come back counts against); the caller checks it."""
+    expect("run(1, 0): VM 1 configures and pauses", hv.run(1, clause="RUN-7"), 0x3, clause="RUN-7")
+    expect_cleared("clear the pause message", hv.clear())
+    expect(f"send {size} bytes: no vCPU waits", hv.send(1, size), NO_VCPU, clause="SEND-11")
+    response = hv.run(1, clause=ends)
+    expect("VM 1 resumed after its pause: the send returned 0", x0_of(hv, 1, 1), 0, clause="RUN-9")
+    return response

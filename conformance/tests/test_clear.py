@@ -10,6 +10,7 @@ from conformance.checks import (
     expect_received,
     expect_secondary_cleared,
     expect_woken,
+    resume_after_unread_send,
     x0_of,
 )
 from conformance.harness import ERR, expect, program, script
@@ -46,11 +47,7 @@ def test_clear_unconfigured(boot):
 def test_clear_unread_refused_message_stays(boot):
     hv = boot(script(CFG, PAUSE, Call(0xFF06), Call(0xFF05, 0)))
     expect("configure", hv.configure(), 0, clause="CFG-5")
-    expect("run(1, 0): configure, pause", hv.run(1, clause="RUN-7"), 0x3, clause="RUN-7")
-    expect_cleared("clear", hv.clear())
-    expect("send 9: no waiter", hv.send(1, 9), 0xFFFF, clause="SEND-11")
-    ended = hv.run(1, clause="RUN-5")
-    expect("VM 1 resumed after its pause: the send returned 0", x0_of(hv, 1, 1), 0, clause="RUN-9")
+    ended = resume_after_unread_send(hv, 9, ends="RUN-5")
     expect("VM 1's clear of the unread message", x0_of(hv, 1, 2), ERR, clause="CLR-3")
     expect_received("the message is still unread", x0_of(hv, 1, 3), 0x0000000900000000, missing="CLR-3", failed="CLR-3")
     expect("run(1, 0): clear, receive, then wfi", ended, 0x1, clause="RUN-5")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.checks import expect_cleared, expect_received, expect_wake_up, expect_woken, x0_of
+from conformance.checks import expect_received, expect_wake_up, expect_woken, resume_after_unread_send, x0_of
 from conformance.harness import ERR, expect, program, script
 from guest_asm.programs import Call, Rel
 
@@ -35,11 +35,7 @@ def test_primary_cannot_receive_even_with_a_message(boot, block):
 def test_unread_message_returned_blocking_or_not(boot, block):
     hv = boot(script(CFG, PAUSE, Call(0xFF05, block), Call(0xFF05, 0)))
     expect("configure", hv.configure(), 0, clause="CFG-5")
-    expect("run(1, 0): configure, pause", hv.run(1, clause="RUN-7"), 0x3, clause="RUN-7")
-    expect_cleared("clear", hv.clear())
-    expect("send 33: no vCPU waits", hv.send(1, 33), 0xFFFF, clause="SEND-11")
-    ended = hv.run(1, clause="RUN-5")
-    expect("VM 1 resumed after its pause: the send returned 0", x0_of(hv, 1, 1), 0, clause="RUN-9")
+    ended = resume_after_unread_send(hv, 33, ends="RUN-5")
     # -1 (or a receive that blocked) would mean no unread message was there: the send with no
     # waiter left none (SEND-10) -- from outside, that cannot be told from RECV-2 failing.
     expect_received(f"VM 1's receive({block:#x})", x0_of(hv, 1, 2), 0x0000002100000000, missing="SEND-10", failed="SEND-10")
@@ -84,11 +80,7 @@ def test_blocking_receive_without_configure(boot):
 def test_blocking_while_read(boot):
     hv = boot(script(CFG, PAUSE, Call(0xFF05, 0), Call(0xFF05, 1)))
     expect("configure", hv.configure(), 0, clause="CFG-5")
-    expect("run(1, 0): configure, pause", hv.run(1, clause="RUN-7"), 0x3, clause="RUN-7")
-    expect_cleared("clear", hv.clear())
-    expect("send 3: no vCPU waits", hv.send(1, 3), 0xFFFF, clause="SEND-11")
-    blocked = hv.run(1, clause="RUN-6")
-    expect("VM 1 resumed after its pause: the send returned 0", x0_of(hv, 1, 1), 0, clause="RUN-9")
+    blocked = resume_after_unread_send(hv, 3, ends="RUN-6")
     expect_received("VM 1's non-blocking receive", x0_of(hv, 1, 2), 0x0000000300000000, missing="SEND-10", failed="SEND-10")
     expect("VM 1's blocking receive while read did not return", len(hv.reports(1)), 3, clause="RECV-5")
     expect("run(1, 0): receive, then block while read", blocked, 0x1, clause="RUN-6")

@@ -19,6 +19,7 @@ from conformance.checks import (
     expect_received,
     expect_secondary_cleared,
     expect_woken,
+    resume_after_unread_send,
     x0_of,
 )
 from conformance.harness import ERR, Hv, expect, expect_zero_x1_x17, program, script
@@ -283,11 +284,7 @@ def test_no_waiter_mailbox_received(boot):
 def test_unread_message_returned_by_blocking_receive(boot):
     hv = boot(script(CFG, PAUSE, Call(0xFF05, 1), Call(0xFF01)))
     expect("configure", hv.configure(), 0, clause="CFG-5")
-    expect("run(1, 0): VM 1 configures and pauses", hv.run(1, clause="RUN-7"), 0x3, clause="RUN-7")
-    expect_cleared("clear the pause message", hv.clear())
-    expect("send 5 bytes: no vCPU waits", hv.send(1, 5), 0xFFFF, clause="SEND-11")
-    ended = hv.run(1, clause="RUN-5")
-    expect("VM 1 resumed after its pause: the send returned 0", x0_of(hv, 1, 1), 0, clause="RUN-9")
+    ended = resume_after_unread_send(hv, 5, ends="RUN-5")
     # Blocked: no unread message was there -- the send with no waiter left none (SEND-10).
     expect("VM 1's blocking receive returned at once (no block)", len(hv.reports(1)), 4, clause="SEND-10")
     expect_received("VM 1's blocking receive", x0_of(hv, 1, 2), 0x0000000500000000, missing="SEND-10", failed="SEND-10")
