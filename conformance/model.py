@@ -57,6 +57,13 @@ def receive_response(sender: int, size: int) -> int:
     return (sender & 0xFFFF) | (size & U32) << 32
 
 
+def _field_rule(field_rule: tuple[int, str] | None, expected: int, actual: int) -> str | None:
+    """``field_rule``'s clause when ``actual`` differs from ``expected`` only in its mask's bits."""
+    if field_rule is not None and (expected ^ actual) & ~field_rule[0] == 0:
+        return field_rule[1]
+    return None
+
+
 @dataclass(frozen=True)
 class Report:
     """What one report slot of a scripted secondary should hold: x0..x30, None = not checked.
@@ -78,9 +85,8 @@ class Report:
 
     def x0_rule(self, actual: int) -> str:
         expected = self.regs[0]
-        if expected is not None and self.field_rule is not None and (expected ^ actual) & ~self.field_rule[0] == 0:
-            return self.field_rule[1]
-        return self.rule or "CALL-1"
+        field = _field_rule(self.field_rule, expected, actual) if expected is not None else None
+        return field or self.rule or "CALL-1"
 
     @property
     def x0(self) -> int | None:
@@ -248,9 +254,7 @@ class Model:
 
     def rule_for(self, expected: int, actual: int) -> str:
         """The clause a mismatch between the last value the model gave and the build's counts against."""
-        if self.field_rule is not None and (expected ^ actual) & ~self.field_rule[0] == 0:
-            return self.field_rule[1]
-        return self.value_rules.get(actual) or self.rule
+        return _field_rule(self.field_rule, expected, actual) or self.value_rules.get(actual) or self.rule
 
     def primary_call(self, x0: int, x1: int = 0, x2: int = 0, x3: int = 0) -> int | None:
         """x0 after the primary's ``hvc`` (a run's response for HF_VCPU_RUN, run through YIELDs).
