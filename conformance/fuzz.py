@@ -55,6 +55,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
+from conformance.harness import YIELD_LIMIT
 from conformance.model import ERR, Model, describe_step, function_id
 from conformance.protocol import Build, CallOutcome, GuestVM, Session, SystemConfig, describe_trace
 from guest_asm import abi, programs
@@ -67,7 +68,6 @@ MASK64 = 0xFFFF_FFFF_FFFF_FFFF
 MIB = 1 << 20
 SECONDARY_MEMORY = 0x10_0000
 PRIMARY_WINDOW = 0x2_0000
-YIELD_LIMIT = 1000
 MAX_FINDINGS = 50  # per kind in the JSON (all are counted)
 
 HF_IDS = list(range(0xFF00, 0xFF07))

@@ -35,10 +35,6 @@ def clause_ids(clause: ClauseArg) -> tuple[str, ...]:
     return tuple(dict.fromkeys(p.strip() for p in parts if p.strip()))
 
 
-def hex64(value: int | None) -> str:
-    return "None" if value is None else f"{value:#018x}"
-
-
 class ConformanceFailure(AssertionError):
     """The build under test did not do what the spec says.
 

@@ -290,7 +290,7 @@ def aggregate(
         t.blocked_by = tuple(sorted(failing - set(t.blamed))) if t.failed else ()
     must_tests: dict[str, list[TestResult]] = {c.id: [] for c in clauses.CLAUSES}
     impl_tests: dict[str, list[TestResult]] = {c.id: [] for c in (*clauses.CLAUSES, clauses.FAULTS) if c.impl_defined}
-    shown = reported_clauses(ordered, selection, partial or bool(selection))
+    shown = reported_clauses(ordered, selection, partial)
     for t in ordered:
         for cid in dict.fromkeys((*t.clauses, *t.blamed)):
             clause = clauses.BY_ID.get(cid)
