@@ -585,6 +585,13 @@ def test_optional_call_no_value(boot):
 """
 
 
+SUITE_ERROR_TEST = """
+@pytest.mark.clause("RUN-5")
+def test_suite_error(boot):
+    raise RuntimeError("broken build")
+"""
+
+
 def test_failure_counts_against_the_failed_checks_clause_only(fake: pytest.Pytester) -> None:
     fake.makepyfile(test_fake=PRECISE_TESTS)
     result = run(fake, "--conformance-json=out.json")
@@ -607,14 +614,7 @@ def test_failure_counts_against_the_failed_checks_clause_only(fake: pytest.Pytes
 def test_one_label_per_behaviour(fake: pytest.Pytester) -> None:
     """A call of an implementation-defined part that never returns is a DEVIATION, as is a wrong
     value there; an ERROR is an error in pytest's own summary too; the exit status agrees."""
-    fake.makepyfile(
-        test_fake=PRECISE_TESTS
-        + """
-@pytest.mark.clause("RUN-5")
-def test_suite_error(boot):
-    raise RuntimeError("broken build")
-"""
-    )
+    fake.makepyfile(test_fake=PRECISE_TESTS + SUITE_ERROR_TEST)
     result = run(fake, "-k", "optional or suite_error", "--conformance-json=out.json", "--junitxml=j.xml")
     data = json.loads((fake.path / "out.json").read_text())
     got = {t["nodeid"].split("::")[1]: t["outcome"] for t in data["tests"]}
@@ -712,14 +712,7 @@ def test_values_are_decoded_beside_the_hex() -> None:
 
 
 def test_conformance_junit_tells_the_same_story(fake: pytest.Pytester) -> None:
-    fake.makepyfile(
-        test_fake=PRECISE_TESTS
-        + """
-@pytest.mark.clause("RUN-5")
-def test_suite_error(boot):
-    raise RuntimeError("broken build")
-"""
-    )
+    fake.makepyfile(test_fake=PRECISE_TESTS + SUITE_ERROR_TEST)
     result = run(fake, "--conformance-junit=c.xml")
     assert result.ret == 1
     suite = ET.parse(fake.path / "c.xml").getroot().find("testsuite")
