@@ -48,6 +48,7 @@ assert abi.DRIVER_IN == 8 and abi.DRIVER_OP == 0
 
 INSN_DC_ZVA = 0xD50B7420  # dc zva, Xt (Rt in bits 4..0)
 INSN_ERET = 0xD69F03E0
+_ERET_BYTES = INSN_ERET.to_bytes(4, "little")
 LEGAL_ERET_MODES = frozenset({0b0000, 0b0100, 0b0101})  # EL0t, EL1t, EL1h
 DC_ZVA_BLOCK = 64  # DCZID_EL0.BS of the emulated CPU: 2**4 words
 
@@ -224,10 +225,12 @@ class System:
         for vm_id, machine in enumerate(self.machines):
             machine.on_exception(self._make_hook(vm_id, machine))
             machine.on_unmapped(self._make_mem_hook(vm_id))
-            code = self.images[vm_id].code
-            for off in range(0, len(code) - 3, 4):  # Unicorn returns from an illegal eret as if legal
-                if _U32.unpack_from(code, off)[0] == INSN_ERET:
+            code = self.images[vm_id].code  # Unicorn returns from an illegal eret as if legal
+            off = code.find(_ERET_BYTES)
+            while off >= 0:
+                if off % 4 == 0:
                     machine.on_code_at(machine.base + off, self._make_eret_hook(vm_id, machine))
+                off = code.find(_ERET_BYTES, off + 1)
         for vm, spec in zip(vms, specs, strict=True):
             for idx in range(1, spec.ready_vcpus):
                 vm.vcpus[idx].state = VcpuState.READY
