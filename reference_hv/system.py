@@ -451,12 +451,15 @@ class System:
         is an illegal exception return -- on hardware the next instruction faults; Unicorn goes on."""
 
         def hook() -> None:
-            spsr = m.spsr_el1()
-            mode = spsr & 0x1F
-            if mode & 0x10 or mode in LEGAL_ERET_MODES:  # AArch32 targets are not judged here
-                return
-            kind = f"illegal exception return (eret with SPSR_EL1 {spsr:#x}: mode {mode:#06b} is not EL0t, EL1t or EL1h)"
-            self._ev, self._ev_obj = _EV_FAULT, Fault(vm_id, self._current.index, m.pc, kind)
+            try:
+                spsr = m.spsr_el1()
+                mode = spsr & 0x1F
+                if mode & 0x10 or mode in LEGAL_ERET_MODES:  # AArch32 targets are not judged here
+                    return
+                kind = f"illegal exception return (eret with SPSR_EL1 {spsr:#x}: mode {mode:#06b} is not EL0t, EL1t or EL1h)"
+                self._ev, self._ev_obj = _EV_FAULT, Fault(vm_id, self._current.index, m.pc, kind)
+            except BaseException as e:  # noqa: BLE001 - like every hook: a harness bug must not unwind through C
+                self._ev, self._ev_obj = _EV_INTERNAL, e
             m.stop()
 
         return hook
