@@ -6,18 +6,23 @@ first sends a reply frame with payload ``b"ready"`` (errno -1 and the reason if 
 then, per request ``<QQ`` (base, length) + ASCII text, it sends ``<qQ`` (errno, length) + the
 machine code (errno 0) or Keystone's error message. It exits on EOF, ignores SIGINT (the caller
 handles Ctrl-C and kills it), and a watchdog thread ends it when its parent is gone, even while
-Keystone spins (ctypes releases the GIL).
+Keystone spins (ctypes releases the GIL). Its address space is capped (:data:`MEMORY_LIMIT`: a
+huge ``.skip`` fails instead of eating the machine's memory) and so is its output
+(:data:`MAX_OUTPUT`). Its stderr goes to a file the caller empties before each request: what
+Keystone printed there (``LLVM ERROR: ...`` before it exits) is the reason given for a crash.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import select
 import signal
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -25,7 +30,9 @@ REQUEST = struct.Struct("<QQ")
 REPLY = struct.Struct("<qQ")
 DEADLINE = 2.0  # seconds per call, plus 1 s per MB of text (Keystone needs about 0.08 s per MB)
 START_DEADLINE = 60.0
-CRASHED, TIMEOUT = -1, -2  # failures that are not Keystone error numbers
+MAX_OUTPUT = 16 << 20  # bytes of machine code the child sends back
+MEMORY_LIMIT = 1 << 30  # the child's address space (it needs about 170 MB)
+CRASHED, TIMEOUT, TOO_LARGE = -1, -2, -3  # failures that are not Keystone error numbers
 
 
 class KsFailure(Exception):
@@ -46,14 +53,17 @@ class Client:
     def forget(self) -> None:
         self.lock = threading.Lock()
         self.proc: subprocess.Popen[bytes] | None = None
+        self.stderr: int | None = None  # the child's stderr (a file; the offset is shared with it)
 
     def run(self, text: bytes, base: int) -> bytes:
         """Keystone's machine code for ``text`` at ``base``; :class:`KsFailure` if it fails."""
         with self.lock:
             for attempt in (0, 1):
-                proc = self._worker()
-                assert proc.stdin is not None
+                proc, stderr = self._worker(), self.stderr
+                assert proc.stdin is not None and stderr is not None
                 try:
+                    os.ftruncate(stderr, 0)
+                    os.lseek(stderr, 0, os.SEEK_SET)
                     try:
                         proc.stdin.write(REQUEST.pack(base, len(text)) + text)
                         proc.stdin.flush()
@@ -63,7 +73,11 @@ class Client:
                         self.stop()
                         continue
                     errno, payload = self._receive(proc, DEADLINE + len(text) / 1e6)
-                except BaseException:  # a failure, or Ctrl-C: its state is unknown
+                except BaseException as exc:  # a failure, or Ctrl-C: its state is unknown
+                    if isinstance(exc, KsFailure) and exc.errno == CRASHED:  # add what it printed last
+                        tail = max(0, os.fstat(stderr).st_size - 4096)
+                        said = os.pread(stderr, 4096, tail).decode("ascii", "replace").split()
+                        exc.message += f": {' '.join(said)[-200:]}" if said else ""
                     self.stop()
                     raise
                 if errno:
@@ -74,8 +88,11 @@ class Client:
     def _worker(self) -> subprocess.Popen[bytes]:
         if self.proc is not None and self.proc.poll() is None:
             return self.proc
+        self.stop()
         cmd = [sys.executable, "-P", __file__, str(os.getpid())]
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True)
+        with tempfile.TemporaryFile() as err:
+            self.stderr = os.dup(err.fileno())
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, start_new_session=True)
         try:
             errno, payload = self._receive(self.proc, START_DEADLINE)
         except KsFailure as exc:
@@ -90,19 +107,22 @@ class Client:
         assert proc.stdout is not None
         fd = proc.stdout.fileno()
         end = time.monotonic() + timeout
-        data = b""
+        data = bytearray()
         need = REPLY.size
         while len(data) < need:
-            if not select.select([fd], [], [], max(0.0, end - time.monotonic()))[0]:
+            left = end - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
                 raise KsFailure(TIMEOUT, f"Keystone did not finish within {timeout:.1f} s")
-            chunk = os.read(fd, need - len(data))
+            chunk = os.read(fd, min(need - len(data), 1 << 20))
             if not chunk:
                 status = proc.wait()
                 raise KsFailure(CRASHED, f"Keystone crashed ({f'signal {-status}' if status < 0 else f'exit status {status}'})")
             data += chunk
-            if len(data) >= REPLY.size:
+            if len(data) == REPLY.size:
                 need = REPLY.size + REPLY.unpack_from(data)[1]
-        return REPLY.unpack_from(data)[0], data[REPLY.size :]
+                if need > REPLY.size + MAX_OUTPUT + 4096:
+                    raise KsFailure(CRASHED, "Keystone's worker sent a malformed reply")
+        return REPLY.unpack_from(data)[0], bytes(data[REPLY.size :])
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
@@ -112,6 +132,9 @@ class Client:
             for pipe in (proc.stdin, proc.stdout):
                 with contextlib.suppress(OSError):
                     pipe.close()  # type: ignore[union-attr]
+        if self.stderr is not None:
+            os.close(self.stderr)
+            self.stderr = None
 
 
 # ------------------------------------------------------------------------------------------------
@@ -142,6 +165,8 @@ def _watchdog(parent: int) -> None:
 
 def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with contextlib.suppress(ValueError, OSError):  # not everywhere (macOS)
+        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
     threading.Thread(target=_watchdog, args=(int(sys.argv[1]),), daemon=True).start()
     try:
         import keystone
@@ -158,7 +183,10 @@ def main() -> None:
             return
         try:
             code, _count = ks.asm(text, base, as_bytes=True)
-            _reply(0, bytes(code or b""))
+            if len(code or b"") > MAX_OUTPUT:
+                _reply(TOO_LARGE, f"Keystone's output is larger than {MAX_OUTPUT} bytes".encode())
+            else:
+                _reply(0, bytes(code or b""))
         except keystone.KsError as exc:
             _reply(int(exc.errno), str(exc).encode())
 

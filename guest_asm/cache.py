@@ -1,8 +1,8 @@
 """Content-addressed cache of assembled images: a bounded in-process LRU over a bounded on-disk directory.
 
-The key (see :func:`guest_asm.assembler.cache_key`) is the sha256 of the full source (ABI header
-included), the base address, the Keystone version and the wrapper's format version. Entries on
-disk are JSON files ``<key[:2]>/<key>.json``::
+The key (see :func:`guest_asm.assembler.cache_key`) is the sha256 of the source (self-contained:
+its constants are ``.equ`` lines in it), the base address, the Keystone version and the wrapper's
+format version. Entries on disk are JSON files ``<key[:2]>/<key>.json``::
 
     {"format": 1, "key": "<key>", "code": "<hex>", "entry": 65536, "symbols": {"_start": 65536},
      "sha256": "<sha256 of the code bytes>"}

@@ -16,7 +16,7 @@ from conformance import cli
 from guest_asm import cache
 from guest_asm.assembler import AsmError, assemble, assemble_uncached, cache_key
 
-SRC = "_start:\n    mov x0, #HF_VM_GET_COUNT\n    hvc #0\nend: b end\n"
+SRC = ".equ HF_VM_GET_COUNT, 0xff01\n_start:\n    mov x0, #HF_VM_GET_COUNT\n    hvc #0\nend: b end\n"
 
 
 @pytest.fixture
