@@ -27,8 +27,8 @@ from typing import Any
 import unicorn.unicorn
 
 from bench import floor
-from guest_asm import programs
 from guest_asm.assembler import assemble
+from profiles.hafnium_2018_10 import programs
 from reference_hv import System, VMSpec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,7 +100,8 @@ echo_round:
 
 
 def with_rounds(src: str, n: int) -> str:
-    return f".equ ROUNDS, {n}\n" + src
+    """A benchmark program: self-contained (the profile's constants), with ``ROUNDS`` = ``n``."""
+    return programs.LIBRARY.header + f".equ ROUNDS, {n}\n" + src
 
 
 def best(fn: Callable[[], float], repeat: int) -> float:

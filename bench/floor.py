@@ -18,8 +18,18 @@ from unicorn.unicorn_const import UC_ARCH_ARM64, UC_HOOK_INTR, UC_MODE_ARM, UC_P
 from unicorn.unicorn_py3.arch.types import uc_hook_h
 from unicorn.unicorn_py3.unicorn import HOOK_INTR_CFUNC, Uc, uclib
 
-from guest_asm import abi
+from guest_asm import layout
 from guest_asm.assembler import Image
+from profiles.hafnium_2018_10 import abi
+from reference_hv.machine import fast_function
+
+# libunicorn called the fastest way ctypes allows (plain ints), as the reference's machine does:
+# the floor is what the emulator costs, not what ctypes' argument checks cost.
+_V, _I = ctypes.c_void_p, ctypes.c_int
+_emu_start = fast_function("uc_emu_start", _V, _V, _V, _V, _V)
+_emu_stop = fast_function("uc_emu_stop", _V)
+_reg_read = fast_function("uc_reg_read", _V, _I, _V)
+_reg_write = fast_function("uc_reg_write", _V, _I, _V)
 
 UNTIL = 0xFFFF_0000_0000
 X0 = a64.UC_ARM64_REG_X0
@@ -33,7 +43,7 @@ class BareVM:
         self.uc: Any = cast(Any, Uc)(UC_ARCH_ARM64, UC_MODE_ARM)
         self.uc.ctl_set_tcg_buffer_size(4 * 1024 * 1024)
         self.uc.reg_write(a64.UC_ARM64_REG_CP_REG, (1, 1, 3, 6, 0, 0x501))
-        self.h = self.uc._uch
+        self.h: int = self.uc._uch.value
         self.base = image.base
         self.ram = (ctypes.c_ubyte * size)()
         self.ram_addr = ctypes.addressof(self.ram)
@@ -41,25 +51,26 @@ class BareVM:
         ctypes.memmove(self.ram_addr, image.code, len(image.code))
         self.pc = image.entry
         self.u64 = ctypes.c_uint64()
+        self.u64_addr = ctypes.addressof(self.u64)
         self.cb = HOOK_INTR_CFUNC(lambda _uc, intno, _d: on_intr(intno))
         hh = uc_hook_h()
-        uclib.uc_hook_add(self.h, ctypes.byref(hh), UC_HOOK_INTR, ctypes.cast(self.cb, ctypes.c_void_p), None, 1, 0)
+        uclib.uc_hook_add(self.uc._uch, ctypes.byref(hh), UC_HOOK_INTR, ctypes.cast(self.cb, ctypes.c_void_p), None, 1, 0)
 
     def x0(self) -> int:
-        uclib.uc_reg_read(self.h, X0, ctypes.byref(self.u64))
+        _reg_read(self.h, X0, self.u64_addr)
         return int(self.u64.value)
 
     def set_x0(self, value: int) -> None:
         self.u64.value = value
-        uclib.uc_reg_write(self.h, X0, ctypes.byref(self.u64))
+        _reg_write(self.h, X0, self.u64_addr)
 
     def run(self, count: int) -> None:
-        uclib.uc_emu_start(self.h, self.pc, UNTIL, 0, count)
-        uclib.uc_reg_read(self.h, PC, ctypes.byref(self.u64))
+        _emu_start(self.h, self.pc, UNTIL, 0, count)
+        _reg_read(self.h, PC, self.u64_addr)
         self.pc = int(self.u64.value)
 
     def stop(self) -> None:
-        uclib.uc_emu_stop(self.h)
+        _emu_stop(self.h)
 
 
 def hvc_loop(image: Image, n: int) -> float:
@@ -102,7 +113,7 @@ def world_switch(primary: Image, secondary: Image, n: int, slice_: int) -> float
 
 def echo(primary: Image, echo_image: Image, n: int) -> float:
     """Seconds per echo round trip (send 4 KiB, run the echo guest, MESSAGE, clear)."""
-    send, recv = abi.LIB_SEND_PAGE, abi.LIB_RECV_PAGE
+    send, recv = layout.LIB_SEND_PAGE, layout.LIB_RECV_PAGE
     st: dict[str, Any] = {"to": None, "size": 0, "pending": False}
     p: BareVM
     e: BareVM
@@ -175,5 +186,5 @@ def driver_call(driver: Image, n: int) -> float:
         ctypes.memmove(vm.ram_addr + block, cmd, 256)
         vm.pc = ready + 4
         vm.run(1000)
-        ctypes.c_uint64.from_address(vm.ram_addr + block + abi.DRIVER_OUT)  # read x0 back
+        ctypes.c_uint64.from_address(vm.ram_addr + block + layout.DRIVER_OUT)  # read x0 back
     return (time.perf_counter() - t) / n

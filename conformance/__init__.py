@@ -1,8 +1,9 @@
-"""The conformance suite for the Hafnium mailbox ABI (profile ``hafnium-2018-10``).
+"""The shared machinery of the conformance suite: the pytest plugin (outcomes, the per-clause
+report), the build protocol (``conformance.protocol``), the harness, the backends and ``hfconform``.
 
-``conformance.tests`` holds the tests, ``conformance.plugin`` the pytest plugin (outcomes, the
-per-clause report), ``conformance.protocol`` what a hypervisor build must provide.
+The tests themselves belong to the profiles (``profiles.<name>.tests``, e.g.
+``profiles.hafnium_2018_10.tests``); ``hfconform --profile NAME`` runs one profile's.
 
 PYTEST_DONT_REWRITE: ``hfconform`` imports this package before pytest starts; it has no asserts
-to rewrite (the test modules under ``conformance.tests`` are rewritten as test files).
+to rewrite (a profile's test modules are rewritten as test files).
 """

@@ -12,12 +12,10 @@ import platform
 import subprocess
 from pathlib import Path
 
-from conformance import clauses
+import profiles
 
 DISTRIBUTION = "hafnium-conformance"
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
-#: The profiles this suite knows (one today; see docs/reports.md).
-PROFILES: tuple[str, ...] = (clauses.PROFILE,)
 
 
 def _version(dist: str) -> str:
@@ -58,12 +56,12 @@ def git_commit() -> str | None:
 
 
 @functools.cache
-def environment() -> dict[str, str]:
-    """Suite version and commit, profile, and the Python/Unicorn/Keystone/pytest versions."""
+def environment(profile: str = profiles.DEFAULT) -> dict[str, str]:
+    """Suite version and commit, the profile judged, and the Python/Unicorn/Keystone/pytest versions."""
     env = {
         "suite": suite_version(),
         "commit": git_commit() or "-",
-        "profile": clauses.PROFILE,
+        "profile": profile,
         "python": platform.python_version(),
         "unicorn": _version("unicorn"),
         "keystone": _version("keystone-engine"),
@@ -72,8 +70,8 @@ def environment() -> dict[str, str]:
     return env
 
 
-def one_line() -> str:
-    e = environment()
+def one_line(profile: str = profiles.DEFAULT) -> str:
+    e = environment(profile)
     commit = f" @ {e['commit'][:12]}" if e["commit"] != "-" else ""
     return (
         f"hafnium-conformance {e['suite']}{commit}, profile {e['profile']}; "

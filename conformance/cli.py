@@ -1,9 +1,9 @@
 """``hfconform``: run the conformance suite against a build and report per clause.
 
-    hfconform [--hv SPEC] [--clause ID ...] [-n N] [--json PATH] [--report PATH]
-              [--waivers FILE] [--list-clauses] [-- extra pytest args]
+    hfconform [--profile NAME] [--hv SPEC] [--clause ID ...] [-n N] [--json PATH] [--report PATH]
+              [--waivers FILE] [--list-clauses] [--list-profiles] [-- extra pytest args]
 
-Runs ``pytest --pyargs conformance.tests`` in-process with the plugin loaded exactly once, and
+Runs ``pytest --pyargs <the profile's tests package>`` in-process with the plugin loaded exactly once, and
 returns pytest's exit code (0 conformant, 1 failures, 2 interrupted, 3 internal error, 4 usage
 error, 5 no tests collected — said in words, too).
 """
@@ -15,16 +15,16 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from conformance import clauses
+import profiles
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
 
-def list_clauses() -> list[str]:
-    """One line per clause of the registry: ID, strength, title."""
+def list_clauses(profile: profiles.Profile) -> list[str]:
+    """One line per clause of the profile's registry: ID, strength, title."""
     lines = []
-    for c in (*clauses.CLAUSES, clauses.FAULTS):
-        if c.section == clauses.FAULTS.section:
+    for c in (*profile.clauses, *profile.extra_clauses):
+        if c in profile.extra_clauses:
             strength = "impl-defined"
         elif c.impl_defined:
             strength = "MUST+impl"
@@ -36,10 +36,21 @@ def list_clauses() -> list[str]:
     return lines
 
 
+def list_profiles() -> list[str]:
+    """One line per registered profile: name, clause count, title."""
+    lines = []
+    for name in profiles.names():
+        p = profiles.get(name)
+        default = " (default)" if name == profiles.DEFAULT else ""
+        lines.append(f"{name:<20} {len(p.clauses):>3} clauses  {p.title}{default}")
+    return lines
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="hfconform",
-        description=f"Run the {clauses.PROFILE} mailbox ABI conformance suite against a hypervisor build.",
+        description="Run the conformance suite of one ABI profile (default "
+        f"{profiles.DEFAULT}) against a hypervisor build.",
         epilog="Other options, and everything after '--', go to pytest unchanged, e.g. hfconform -x -- -k receive. "
         "'hfconform selftest [--help]' runs the suite against every deliberately wrong build; "
         "'hfconform bench [--quick] [--json PATH]' measures the reference next to bare Unicorn; "
@@ -49,6 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
         "the module is imported from the current directory as 'python -m' would), 'qemu:IMAGE', 'qemu:CONFIG.toml', "
         "'qemu:stub'.",
     )
+    p.add_argument(
+        "--profile", metavar="NAME", help=f"the ABI profile to judge (default {profiles.DEFAULT}; see --list-profiles)"
+    )
+    p.add_argument("--list-profiles", action="store_true", help="print the profiles this suite knows and exit")
     p.add_argument("--hv", metavar="SPEC", help="build under test: entry point name or module:attr (default: reference)")
     p.add_argument("--clause", metavar="ID", nargs="+", action="extend", default=[], help="only these clauses (or families)")
     p.add_argument("-n", dest="workers", metavar="N", help="run in N processes (pytest-xdist; 'auto' allowed)")
@@ -66,9 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
 def pytest_args(ns: argparse.Namespace, extra: Sequence[str]) -> list[str]:
     """The pytest command line for ``ns``; the plugin is blocked under its entry-point name and
     loaded by module name, so it is registered once whether or not the package is installed."""
-    args = ["--pyargs", "conformance.tests", "-p", "no:hafnium_conformance", "-p", "conformance.plugin"]
+    profile = profiles.get(ns.profile or profiles.DEFAULT)
+    args = ["--pyargs", profile.tests, "-p", "no:hafnium_conformance", "-p", "conformance.plugin"]
     if not any(a == "--rootdir" or a.startswith("--rootdir=") for a in extra):
-        args.append(f"--rootdir={PACKAGE_ROOT}")  # stable node IDs: conformance/tests/test_x.py::...
+        args.append(f"--rootdir={PACKAGE_ROOT}")  # stable node IDs: profiles/<name>/tests/test_x.py::...
+    if ns.profile:
+        args += ["--profile", ns.profile]
     if ns.hv:
         args += ["--hv", ns.hv]
     for cid in ns.clause:
@@ -126,15 +144,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Options hfconform does not know (e.g. -q, -x, --junitxml=out.xml) go to pytest too.
     ns, unknown = build_parser().parse_known_args(argv)
     extra = unknown + extra
+    if ns.list_profiles:
+        print("\n".join(list_profiles()))
+        return 0
+    try:
+        profile = profiles.get(ns.profile or profiles.DEFAULT)
+    except LookupError as e:
+        print(f"hfconform: --profile: {e}", file=sys.stderr)
+        return 4
     if ns.list_clauses:
-        print("\n".join(list_clauses()))
+        print("\n".join(list_clauses(profile)))
         return 0
     if ns.version:
         from conformance import about
 
         env = about.environment()
         print(f"hfconform (hafnium-conformance) {env['suite']}" + (f", commit {env['commit']}" if env["commit"] != "-" else ""))
-        print(f"profiles: {', '.join(about.PROFILES)} (default {about.PROFILES[0]})")
+        print(f"profiles: {', '.join(profiles.names())} (default {profiles.DEFAULT})")
         print(f"Python {env['python']}, Unicorn {env['unicorn']}, Keystone {env['keystone']}, pytest {env['pytest']}")
         return 0
     import pytest

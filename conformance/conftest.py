@@ -1,4 +1,4 @@
-"""Loads the conformance plugin for ``pytest conformance/tests`` from a source checkout.
+"""Loads the conformance plugin for ``pytest profiles/<name>/tests`` from a source checkout.
 
 When the package is installed, the ``pytest11`` entry point ``hafnium_conformance`` loads the plugin
 and this file does nothing; ``hfconform`` loads it with ``-p conformance.plugin`` and this file does

@@ -10,7 +10,7 @@ alone with ``--case``):
 * ``hypercalls`` -- a system of two scripted secondaries making random calls (every call ID, random
   registers, ``hvc``/``smc``) and a never-configured canary VM, driven by a primary making random
   calls and runs; every x0 the primary sees and every secondary's report is compared with the spec's
-  model (``conformance/model.py``). Runs until ``--hypercalls`` calls (primary and secondary) were made
+  model (``profiles/hafnium_2018_10/model.py``). Runs until ``--hypercalls`` calls (primary and secondary) were made
   (or ``--hypercalls``/10 cases ran, for a build whose every case ends at once).
 * ``garbage`` -- ``--programs`` random instruction streams (``test_hostile``'s lines and random
   words) run as a secondary next to an echo VM and an idle canary.
@@ -56,10 +56,11 @@ from pathlib import Path
 from typing import Any
 
 from conformance.harness import YIELD_LIMIT
-from conformance.model import ERR, Model, describe_step, function_id
-from conformance.protocol import Build, CallOutcome, GuestVM, Session, SystemConfig, describe_trace
-from guest_asm import abi, programs
+from conformance.protocol import Build, CallOutcome, GuestVM, Session, SystemConfig, trace_records
+from guest_asm import layout
 from guest_asm.programs import Call, Rel, Step, read_reports
+from profiles.hafnium_2018_10 import programs
+from profiles.hafnium_2018_10.model import ERR, Model, describe_step, function_id
 
 __all__ = ["CAMPAIGNS", "CaseResult", "main", "run_case"]
 
@@ -76,7 +77,7 @@ SPECIAL_IDS = [0x8400_0000, 0x8400_0006, 0xC400_0000, 0xFF07, 0xFFFF, 0x0, 0xFF0
 SPECIAL_ARGS = [0, 1, 2, 3, 4, 0xFFFF, 0xFFFF_FFFF, 0x1_0000_0001, 4096, 4097, 1 << 63, MASK64]
 PRIMARY_REGS = {n: 0x5A5A_0000_0000_0000 | n << 8 | n for n in range(4, 31)}
 PSCI_SYSTEM_OFF = 0x8400_0008
-REPORT_END = abi.LIB_REPORT + abi.LIB_REPORT_SLOT * abi.LIB_REPORT_SLOTS
+REPORT_END = layout.LIB_REPORT + layout.LIB_REPORT_SLOT * layout.LIB_REPORT_SLOTS
 
 GARBAGE_LINES = [
     "hvc #0", "hvc #0x1234", "smc #0", "wfe", "wfi", "svc #0", "brk #7", "eret", "msr daifset, #2",
@@ -351,7 +352,7 @@ def _hypercalls_case(build: Build, rng: random.Random, res: CaseResult, digest: 
                 raise _Finding("spec_diff", f"{insn} x0={x0:#x} x1={x1:#x} x2={x2:#x}: x0 {regs[0]:#x}, the model says {want:#x}")
             _check_primary_regs(insn, regs, (x1, x2, x3))
         for vm in model.secondaries:
-            got = read_reports(session.read(vm.id, bases[vm.id] + abi.LIB_REPORT, REPORT_END - abi.LIB_REPORT))
+            got = read_reports(session.read(vm.id, bases[vm.id] + layout.LIB_REPORT, REPORT_END - layout.LIB_REPORT))
             digest.add(vm.id, got)
             res.hypercalls += len(got)
             for n, (g, w) in enumerate(zip(got, vm.reports, strict=False)):
@@ -367,7 +368,7 @@ def _hypercalls_case(build: Build, rng: random.Random, res: CaseResult, digest: 
             raise _Finding(
                 "cross_vm", f"the canary VM {canary_vm}'s byte at base + {at:#x}: {canary[at]:#04x} -> {after[at]:#04x}"
             )
-        digest.add(describe_trace(session))
+        digest.add([r.to_json() for r in trace_records(session)])
     finally:
         session.close()
 
@@ -456,9 +457,13 @@ def _garbage_case(build: Build, rng: random.Random, res: CaseResult, digest: _Di
             at = _first_diff(pages, session.read(0, base0 + 0x10000, 0x4000))
             if at is not None:
                 raise _Finding("cross_vm", f"the primary's byte at base + {0x10000 + at:#x} changed (no message was sent)")
-        digest.add(describe_trace(session))
+        digest.add([r.to_json() for r in trace_records(session)])
     finally:
         session.close()
+
+
+#: The profiles the campaigns are written for (their model and guest programs).
+FUZZ_PROFILES: tuple[str, ...] = ("hafnium-2018-10",)
 
 
 def _is_reference(build: Build) -> bool:
@@ -474,18 +479,17 @@ def _garbage_primary_case(build: Build, rng: random.Random, res: CaseResult, dig
     assert isinstance(build, ReferenceBuild)
     lines = garbage_lines(rng)
     res.log += ["garbage primary:", *(f"    {line}" for line in lines)]
-    options: dict[str, Any] = {"budget": 200_000, **build.system_options}
-    system = build.system_class(
+    system = build.system(
         [VMSpec(programs.source("echo"), "echo.S"), VMSpec(programs.source("idle"), "idle.S")],
         primary=VMSpec(garbage_source(lines), "garbage-primary.S"),
         time_slice=2000,
         fault_policy="continue",
-        **options,
+        budget=build.system_options.get("budget", 200_000),
     )
     try:
         canary = system.read(2, system.base(2), SECONDARY_MEMORY)
         result = system.run()
-        events = [str(e) for e in system.trace]
+        events = [e.to_json() for e in system.trace]
         res.hypercalls += sum(1 for e in system.trace if e.kind in ("hvc", "smc"))
         digest.add(result.stop_reason, result.regs, events)
         res.log.append(f"-> {result.stop_reason}")
@@ -819,8 +823,6 @@ class Supervisor:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from conformance import about
-
     p = argparse.ArgumentParser(
         prog="hfconform fuzz",
         description="Robustness campaigns against a build: random hypercalls (primary and scripted secondaries), garbage "
@@ -829,7 +831,8 @@ def build_parser() -> argparse.ArgumentParser:
         "cross-VM change, determinism mismatch or spec diff.",
     )
     p.add_argument("--hv", metavar="SPEC", help="build under test, as for 'hfconform --hv' (default: reference)")
-    p.add_argument("--profile", choices=about.PROFILES, default=about.PROFILES[0], help="ABI profile (default %(default)s)")
+    # The campaigns' model and programs are hafnium-2018-10's (profiles/hafnium_2018_10/model.py).
+    p.add_argument("--profile", choices=FUZZ_PROFILES, default=FUZZ_PROFILES[0], help="ABI profile (default %(default)s)")
     p.add_argument("--hypercalls", type=int, default=2000, metavar="N", help="hypercalls to make (default %(default)s)")
     p.add_argument("--programs", type=int, default=100, metavar="M", help="garbage programs per campaign (default %(default)s)")
     p.add_argument("--assembler", type=int, default=200, metavar="K", help="assembler inputs (default %(default)s)")

@@ -11,7 +11,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from profiles import Profile
 
 FAIL = "FAIL"
 ERROR = "ERROR"
@@ -35,6 +39,28 @@ def clause_ids(clause: ClauseArg) -> tuple[str, ...]:
     return tuple(dict.fromkeys(p.strip() for p in parts if p.strip()))
 
 
+#: How a value reads in a failure message: the judged profile's ``Profile.shown``, set by the plugin
+#: for the run (one profile per process); plain hex until then.
+def _hex(value: object, what: str) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 1 << 64:
+        return f"{value:#018x}"
+    return repr(value)
+
+
+_shown: Callable[[object, str], str] = _hex
+
+
+def use_profile(profile: Profile) -> None:
+    """Read values in failure messages the way ``profile`` does (the plugin calls this once per run)."""
+    global _shown
+    _shown = profile.shown
+
+
+def shown(value: object, what: str = "") -> str:
+    """``0x...`` with the judged profile's reading of it, e.g. ``0x0000000000000003 (MESSAGE, size 0)``."""
+    return _shown(value, what)
+
+
 class ConformanceFailure(AssertionError):
     """The build under test did not do what the spec says.
 
@@ -48,8 +74,6 @@ class ConformanceFailure(AssertionError):
         self.expected = expected
         self.actual = actual
         self.note = note
-        from conformance.decode import shown
-
         exp, act = shown(expected, what), shown(actual, what)
         text = f"{what}: expected {exp}, got {act}"
         super().__init__(f"{text} ({note})" if note else text)

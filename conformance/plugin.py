@@ -27,11 +27,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from conformance import about, clauses, decode, outcomes, report
+import profiles
+from conformance import about, outcomes, report
 from conformance.outcomes import ConformanceFailure
-from conformance.protocol import Build, BuildError, SystemConfig, describe_trace
+from conformance.protocol import Build, BuildError, TraceRecord, build_profiles, trace_records
 from conformance.waivers import WaiverError, Waivers
 from conformance.waivers import load as load_waivers
+from profiles import Profile
 
 if TYPE_CHECKING:
     from conformance.harness import Hv
@@ -41,7 +43,6 @@ BUILD_GROUP = "hafnium_conformance.builds"
 DEFAULT_HV = "reference"
 #: Used when the package is not installed (running from a source checkout): entry points missing.
 FALLBACK_BUILDS = {"reference": "reference_hv.build:ReferenceBuild"}
-SUITE_DIR = Path(__file__).resolve().parent / "tests"
 TRACE_LINES = report.TRACE_CAP
 MESSAGE_CAP = 4000
 
@@ -119,6 +120,7 @@ def resolve_build(spec: str) -> Build:
     try:
         name, boot = getattr(obj, "name", None), getattr(obj, "boot", None)
         caps = getattr(obj, "capabilities", None)
+        declared = getattr(obj, "profiles", None)
     except Exception as e:  # noqa: BLE001 - a property of the build that raises
         raise BuildSpecError(f"--hv {spec!r}: reading the build {target}'s attributes failed: {type(e).__name__}: {e}") from None
     if not callable(boot) or not isinstance(name, str) or not name:
@@ -130,6 +132,15 @@ def resolve_build(spec: str) -> Build:
             raise BuildSpecError(f"--hv {spec!r}: {target} has no 'capabilities'") from None
     elif not isinstance(caps, (set, frozenset, tuple, list)) or not all(isinstance(c, str) for c in caps):
         raise BuildSpecError(f"--hv {spec!r}: {target}.capabilities must be a set of strings, not {type(caps).__name__}")
+    if declared is not None and (
+        isinstance(declared, str)
+        or not isinstance(declared, (set, frozenset, tuple, list))
+        or not all(isinstance(p, str) for p in declared)
+    ):
+        raise BuildSpecError(
+            f"--hv {spec!r}: {target}.profiles must be a set of profile names (e.g. {{'{profiles.DEFAULT}'}}), "
+            f"not {declared!r}"
+        )
     return obj  # type: ignore[no-any-return]
 
 
@@ -138,25 +149,33 @@ def resolve_build(spec: str) -> Build:
 # --------------------------------------------------------------------------------------------
 
 
-def parse_clause_selection(values: Sequence[str]) -> list[str]:
-    """``--clause`` values (repeatable, comma-separated; a family like ``SEND`` means SEND-*)."""
+def parse_clause_selection(values: Sequence[str], profile: Profile) -> list[str]:
+    """``--clause`` values (repeatable, comma-separated; a family like ``SEND`` means SEND-*;
+    ``hafnium-2018-10:SEND-5`` names the profile too, which must be the one judged)."""
     selected: list[str] = []
-    families = {cid.rsplit("-", 1)[0] for cid in clauses.BY_ID}
+    by_id = profile.by_id
+    families = {cid.rsplit("-", 1)[0] for cid in by_id}
     for value in values:
         if not value.replace(",", "").strip():
             raise pytest.UsageError(f"--clause {value!r}: names no clause (e.g. --clause SEND-6 or --clause SEND)")
         for raw in value.split(","):
-            cid = raw.strip().upper()
+            named, cid = profiles.split_qualified(raw.strip(), profile.name)
+            cid = cid.upper()
             if not cid:
                 continue
-            if cid in clauses.BY_ID:
+            if named != profile.name:
+                raise pytest.UsageError(
+                    f"--clause {raw.strip()!r}: a clause of profile {named!r}, but this run judges {profile.name} "
+                    f"(use --profile {named})"
+                )
+            if cid in by_id:
                 ids = [cid]
             elif cid in families:
-                ids = [c for c in clauses.BY_ID if c.rsplit("-", 1)[0] == cid]
+                ids = [c for c in by_id if c.rsplit("-", 1)[0] == cid]
             else:
-                close = difflib.get_close_matches(cid, list(clauses.BY_ID), n=5, cutoff=0.5)
+                close = difflib.get_close_matches(cid, list(by_id), n=5, cutoff=0.5)
                 hint = f"; did you mean {', '.join(close)}?" if close else f"; clause families: {', '.join(sorted(families))}"
-                raise pytest.UsageError(f"--clause {raw.strip()!r}: no such clause in profile {clauses.PROFILE}{hint}")
+                raise pytest.UsageError(f"--clause {raw.strip()!r}: no such clause in profile {profile.name}{hint}")
             selected += [i for i in ids if i not in selected]
     return selected
 
@@ -183,6 +202,7 @@ class _Acc:
 
 @dataclass
 class _State:
+    profile: Profile
     hv_spec: str
     hv_explicit: bool
     selection: list[str] | None
@@ -234,7 +254,14 @@ def _state(config: pytest.Config) -> _State:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("hafnium-conformance", "Hafnium mailbox ABI conformance")
+    group = parser.getgroup("hafnium-conformance", "Hafnium ABI conformance")
+    group.addoption(
+        "--profile",
+        dest="hf_profile",
+        default=None,
+        metavar="NAME",
+        help=f"the ABI profile to judge: one of {', '.join(profiles.names())} (default: {profiles.DEFAULT})",
+    )
     group.addoption(
         "--hv",
         dest="hf_hv",
@@ -272,20 +299,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     # Before Hypothesis's own pytest_configure reads --hypothesis-profile; importing Hypothesis
     # here (not at import time) leaves its modules to pytest's assertion rewriting.
-    from conformance import profiles
+    from conformance import budgets
 
-    profiles.register()
+    budgets.register()
     config.addinivalue_line("markers", "clause(*ids): the spec clause(s) this conformance test checks, e.g. clause('SEND-6')")
     config.addinivalue_line("markers", "requires(*capabilities): build capabilities the test needs; skipped without them")
     config.addinivalue_line("markers", "impl_defined: the test checks an implementation-defined part (failure = deviation)")
     hv = config.getoption("hf_hv")
     if hv is not None and not hv.strip():
         raise pytest.UsageError("--hv '': names no build (an entry point such as 'reference', 'module:attr' or 'qemu:IMAGE')")
-    selection = parse_clause_selection(config.getoption("hf_clause") or [])
+    try:
+        profile = profiles.get(config.getoption("hf_profile") or profiles.DEFAULT)
+    except LookupError as e:
+        raise pytest.UsageError(f"--profile: {e}") from None
+    outcomes.use_profile(profile)
+    selection = parse_clause_selection(config.getoption("hf_clause") or [], profile)
     waivers = Waivers()
     if path := config.getoption("hf_waivers"):
         try:
-            waivers = load_waivers(path)
+            waivers = load_waivers(path, profile)
         except WaiverError as e:
             raise pytest.UsageError(str(e)) from None
     report_path = config.getoption("hf_report")
@@ -300,6 +332,7 @@ def pytest_configure(config: pytest.Config) -> None:
             if path is not None and (problem := _unwritable(path)):
                 raise pytest.UsageError(f"{option} {path!r}: {problem}")
     state = _State(
+        profile=profile,
         hv_spec=hv or DEFAULT_HV,
         hv_explicit=hv is not None,
         selection=selection or None,
@@ -360,11 +393,30 @@ def _selected_by(config: pytest.Config, items: Sequence[pytest.Item], state: _St
         parts.append("node IDs " + " ".join(nodes))
     if not parts:
         collected = {Path(str(item.path)).resolve() for item in items}
-        suite_files = set(SUITE_DIR.glob("test_*.py")) if SUITE_DIR.is_dir() else set()
+        suite_dir = _suite_dir(state.profile)
+        suite_files = set(suite_dir.glob("test_*.py")) if suite_dir is not None else set()
         if suite_files and not suite_files <= collected:
             missing = sorted(p.name for p in suite_files - collected)
             parts.append("a subset of the suite's files (without " + ", ".join(missing) + ")")
     return "; ".join(parts)
+
+
+def _suite_dir(profile: Profile) -> Path | None:
+    """The directory of the profile's conformance tests."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(profile.tests)
+    origin = spec.origin if spec is not None else None
+    return Path(origin).resolve().parent if origin else None
+
+
+def _item_profile(item: pytest.Item) -> str | None:
+    """The registered profile whose tests package holds ``item``'s module (None: none of them)."""
+    module = getattr(getattr(item, "module", None), "__name__", "")
+    for name, package in profiles.REGISTRY.items():
+        if module.startswith(f"{package}.tests."):
+            return name
+    return None
 
 
 def _unwritable(path: str) -> str:
@@ -396,6 +448,8 @@ def _whole_suite(config: pytest.Config, state: _State) -> bool:
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     state = _state(config)
+    profile = state.profile
+    by_id = profile.by_id
     keep: list[pytest.Item] = []
     deselected: list[pytest.Item] = []
     any_conformance = False
@@ -405,18 +459,34 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             (deselected if state.selection else keep).append(item)
             continue
         any_conformance = True
-        unknown = [i for i in ids if i not in clauses.BY_ID]
+        owner = _item_profile(item)
+        if owner is not None and owner != profile.name:
+            _collect_error(
+                session,
+                item.nodeid,
+                f"{item.nodeid}: a test of profile {owner}, but this run judges {profile.name} (use --profile {owner})",
+            )
+            continue
+        foreign = [i for i in ids if profiles.split_qualified(i, profile.name)[0] != profile.name]
+        if foreign:
+            _collect_error(
+                session,
+                item.nodeid,
+                f"{item.nodeid}: clause(s) {', '.join(foreign)} of another profile in @pytest.mark.clause "
+                f"(this run judges {profile.name})",
+            )
+            continue
+        ids = list(dict.fromkeys(profiles.split_qualified(i, profile.name)[1] for i in ids))
+        unknown = [i for i in ids if i not in by_id]
         if unknown or not ids:
             hints = []
             for bad in unknown:
-                close = difflib.get_close_matches(bad, list(clauses.BY_ID), n=3, cutoff=0.5)
+                close = difflib.get_close_matches(bad, list(by_id), n=3, cutoff=0.5)
                 hints.append(f"{bad!r}" + (f" (did you mean {', '.join(close)}?)" if close else ""))
             why = f"unknown clause ID(s) {', '.join(hints)}" if unknown else "a clause marker with no clause ID"
-            _collect_error(session, item.nodeid, f"{item.nodeid}: {why} in @pytest.mark.clause (profile {clauses.PROFILE})")
+            _collect_error(session, item.nodeid, f"{item.nodeid}: {why} in @pytest.mark.clause (profile {profile.name})")
             continue
-        impl = item.get_closest_marker("impl_defined") is not None or all(
-            clauses.BY_ID[i].section == clauses.FAULTS.section for i in ids
-        )
+        impl = item.get_closest_marker("impl_defined") is not None or all(by_id[i] in profile.extra_clauses for i in ids)
         item.stash[_INFO] = _ItemInfo(tuple(ids), impl)
         item.user_properties.append(("clause", ",".join(ids)))
         item.user_properties.append(("strength", report.IMPL if impl else report.MUST))
@@ -430,12 +500,12 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     state.selected_by = _selected_by(config, items, state)
     if any_conformance and _whole_suite(config, state):
         covered = {c for item in items if _INFO in item.stash for c in item.stash[_INFO].clauses}
-        missing = [cid for cid in clauses.BY_ID if cid not in covered]
+        missing = [cid for cid in by_id if cid not in covered]
         if missing:
             _collect_error(
                 session,
                 "conformance",
-                f"clause registry self-check: {len(missing)} clause(s) of {clauses.PROFILE} have no test: {', '.join(missing)}",
+                f"clause registry self-check: {len(missing)} clause(s) of {profile.name} have no test: {', '.join(missing)}",
             )
 
 
@@ -458,21 +528,16 @@ def hv_build(pytestconfig: pytest.Config) -> Build:
 
 @pytest.fixture
 def boot(request: pytest.FixtureRequest, hv_build: Build) -> Iterator[Callable[..., Hv]]:
-    """``boot(*guests, time_slice=10_000, fault_policy="stop") -> harness.Hv``; sessions closed at teardown."""
-    from conformance.harness import Hv
+    """``boot(*guests, time_slice=10_000, fault_policy="stop") -> Hv`` (the profile's ``hv.Hv``);
+    sessions closed at teardown."""
+    from conformance import harness
 
+    profile = _state(request.config).profile
     hvs: list[Hv] = []
     request.node.stash[_HVS] = hvs
 
     def _boot(*guests: GuestVM, time_slice: int = 10_000, fault_policy: str = "stop") -> Hv:
-        config = SystemConfig(tuple(guests), time_slice, fault_policy)
-        try:
-            session = hv_build.boot(config)
-        except (BuildError, AssertionError):
-            raise
-        except Exception as e:
-            raise BuildError(f"build {hv_build.name!r} failed to boot: {type(e).__name__}: {e}") from e
-        hv = Hv(hv_build, session, guests)
+        hv = harness.boot(hv_build, profile, *guests, time_slice=time_slice, fault_policy=fault_policy)
         hvs.append(hv)
         return hv
 
@@ -488,6 +553,27 @@ def boot(request: pytest.FixtureRequest, hv_build: Build) -> Iterator[Callable[.
         raise BuildError("closing a session failed: " + "; ".join(errors))
 
 
+@pytest.fixture
+def hf_settings(request: pytest.FixtureRequest) -> Callable[..., Any]:
+    """``hf_settings(max_examples=..., ...)``: a randomised test's Hypothesis budget.
+
+    Without ``--hypothesis-profile`` the keyword arguments (over ``hf-ci``, see
+    :mod:`conformance.budgets`) are the budget; with one (``hf-long``, or any other), it decides.
+    """
+    from hypothesis import settings
+
+    from conformance import budgets
+
+    budgets.register()
+
+    def make(**ci: Any) -> settings:
+        if request.config.getoption("hypothesis_profile", None):
+            return settings()
+        return settings(settings.get_profile("hf-ci"), **ci)
+
+    return make
+
+
 # --------------------------------------------------------------------------------------------
 # Running: capabilities, classification
 # --------------------------------------------------------------------------------------------
@@ -497,9 +583,15 @@ def boot(request: pytest.FixtureRequest, hv_build: Build) -> Iterator[Callable[.
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if _INFO not in item.stash:
         return
+    state = _state(item.config)
+    build = state.get_build()
+    implemented = build_profiles(build)
+    if state.profile.name not in implemented:
+        pytest.skip(
+            f"unsupported profile: {build.name} implements {', '.join(sorted(implemented))}, not {state.profile.name}"
+        )
     needs = [str(c) for mark in item.iter_markers("requires") for c in mark.args]
     if needs:
-        build = _state(item.config).get_build()
         caps: frozenset[str] = getattr(build, "capabilities", frozenset())
         for cap in needs:
             if cap not in caps:
@@ -517,8 +609,8 @@ def _failure_props(item: pytest.Item, exc: BaseException | None) -> list[tuple[s
         exp, act = exc.expected, exc.actual
         props += [
             ("what", exc.what),
-            ("expected", decode.shown(exp, exc.what)),
-            ("actual", decode.shown(act, exc.what)),
+            ("expected", _state(item.config).profile.shown(exp, exc.what)),
+            ("actual", _state(item.config).profile.shown(act, exc.what)),
         ]
         if exc.note:
             props.append(("message", exc.note))
@@ -526,21 +618,21 @@ def _failure_props(item: pytest.Item, exc: BaseException | None) -> list[tuple[s
         props.append(("message", _exc_text(exc)))
     hvs = item.stash.get(_HVS, [])
     calls: list[str] = []
-    trace: list[str] = []
+    trace: list[TraceRecord] = []
     for n, hv in enumerate(hvs):
         head = [f"-- system {n + 1} of {len(hvs)} --"] if len(hvs) > 1 else []
         calls += head + list(hv.log)
         try:
-            lines = list(describe_trace(hv.session))
+            records = trace_records(hv.session)
         except Exception as e:  # noqa: BLE001 - a broken trace must not hide the failure
-            lines = [f"(trace unavailable: {type(e).__name__}: {e})"]
-        if len(lines) > TRACE_LINES:
-            lines = [f"... {len(lines) - TRACE_LINES} earlier lines omitted", *lines[-TRACE_LINES:]]
-        trace += head + lines
+            records = [TraceRecord.note(f"(trace unavailable: {type(e).__name__}: {e})")]
+        if len(records) > TRACE_LINES:
+            records = [TraceRecord.note(f"... {len(records) - TRACE_LINES} earlier records omitted"), *records[-TRACE_LINES:]]
+        trace += [TraceRecord.note(h) for h in head] + records
     if calls:
         props.append(("calls", "\n".join(calls)))
     if trace:
-        props.append(("trace", "\n".join(trace)))
+        props.append(("trace", report.trace_property(trace)))  # JSON: a list of TraceRecord.to_json() dicts
     return props
 
 
@@ -580,7 +672,8 @@ def _classify(item: pytest.Item, call: pytest.CallInfo[None], rep: pytest.TestRe
     if outcome is None:
         return
     blamed = outcomes.blamed(exc, info.clauses) if outcome not in (outcomes.PASS, outcomes.SKIP) else ()
-    impl = info.impl_defined or all(clauses.BY_ID[c].section == clauses.FAULTS.section for c in blamed if c in clauses.BY_ID)
+    profile = _state(item.config).profile
+    impl = info.impl_defined or all(profile.by_id[c] in profile.extra_clauses for c in blamed if c in profile.by_id)
     if outcome in (outcomes.FAIL, outcomes.TIMEOUT) and impl:
         # One label per behaviour: a wrong value or a call that never returns in an
         # implementation-defined part is a deviation, never a MUST failure.
@@ -738,6 +831,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         guard=guard,
         partial=bool(state.selected_by),
         selected_by=state.selected_by or "the whole suite",
+        profile=state.profile,
     )
     status = {row.clause.id: row.status for row in (*summary.must, *summary.impl) if row.tests}
     summary.clause_waivers_not_needed = [
@@ -778,8 +872,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     summary = state.summary
     tr = terminalreporter
     if state.table and state.active:
-        tr.write_sep("=", f"{summary.profile} conformance of build {summary.build!r}")
-        tr.write_line(about.one_line())
+        tr.write_sep("=", f"{summary.profile.name} conformance of build {summary.build!r}")
+        tr.write_line(about.one_line(state.profile.name))
         if summary.selected_by != "the whole suite":
             tr.write_line(f"partial run, tests selected by {summary.selected_by}: only the clauses whose tests ran are judged")
         width = getattr(getattr(tr, "_tw", None), "fullwidth", 120)

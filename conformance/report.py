@@ -18,13 +18,15 @@ import html
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from conformance import about, clauses, outcomes
-from conformance.clauses import Clause
+import profiles
+from conformance import about, outcomes
+from conformance.protocol import Decoder, TraceRecord, read_trace, render, trace_call, trace_value
+from profiles import Clause, Profile
 
 SCHEMA = "hafnium-conformance-report/1"
 MUST = "MUST"
@@ -59,9 +61,9 @@ class TestResult:
     waiver: str = ""
     waiver_not_needed: bool = False
     calls: list[str] = field(default_factory=list)
-    trace: list[str] = field(default_factory=list)
+    trace: list[TraceRecord] = field(default_factory=list)
     duration: float = 0.0
-    #: Failing foundation clauses (clauses.FOUNDATIONS) that make this test's other failures
+    #: Failing foundation clauses (``Profile.foundations``) that make this test's other failures
     #: unjudged; set by :func:`aggregate`.
     blocked_by: tuple[str, ...] = ()
 
@@ -84,7 +86,7 @@ class TestResult:
             waiver=d.get("waiver", ""),
             waiver_not_needed=d.get("waiver_not_needed") == "yes",
             calls=d["calls"].split("\n") if d.get("calls") else [],
-            trace=d["trace"].split("\n") if d.get("trace") else [],
+            trace=trace_from_property(d["trace"]) if d.get("trace") else [],
             duration=duration,
         )
 
@@ -92,14 +94,15 @@ class TestResult:
     def failed(self) -> bool:
         return self.outcome not in (outcomes.PASS, outcomes.SKIP)
 
-    def outcome_for(self, clause: str) -> str:
+    def outcome_for(self, clause: str, layer: Callable[[str], int]) -> str:
         """This test's outcome for one of its clauses: a failure counts against the clauses it
-        blames; the test's other clauses were not reached (BLOCKED)."""
+        blames; the test's other clauses were not reached (BLOCKED). ``layer``: the profile's
+        foundation layer of a clause (``Profile.layer``)."""
         if not self.failed:
             return self.outcome
         if clause not in self.blamed and self.blamed:
             return outcomes.BLOCKED
-        blocking = [f for f in self.blocked_by if clauses.layer(f) < clauses.layer(clause)]
+        blocking = [f for f in self.blocked_by if layer(f) < layer(clause)]
         if blocking and self.outcome in (outcomes.FAIL, outcomes.TIMEOUT):
             return outcomes.BLOCKED  # a foundation clause fails: this failure may be its consequence
         return self.outcome
@@ -136,7 +139,7 @@ class TestResult:
             "waiver": self.waiver,
             "waiver_not_needed": self.waiver_not_needed,
             "calls": self.calls,
-            "trace": self.trace,
+            "trace": [r.to_json() for r in self.trace],
         }
 
 
@@ -145,20 +148,21 @@ class ClauseRow:
     clause: Clause
     strength: str  # MUST or IMPL
     tests: list[TestResult]
+    profile: Profile
 
     @property
     def status(self) -> str:
-        return outcomes.worst([t.outcome_for(self.clause.id) for t in self.tests])
+        return outcomes.worst([t.outcome_for(self.clause.id, self.profile.layer) for t in self.tests])
 
     @property
     def passed(self) -> int:
-        return sum(t.outcome_for(self.clause.id) == outcomes.PASS for t in self.tests)
+        return sum(t.outcome_for(self.clause.id, self.profile.layer) == outcomes.PASS for t in self.tests)
 
     @property
     def failures(self) -> list[TestResult]:
         """The tests whose failure counts against this clause."""
         ok = (outcomes.PASS, outcomes.SKIP, outcomes.BLOCKED)
-        return [t for t in self.tests if t.outcome_for(self.clause.id) not in ok]
+        return [t for t in self.tests if t.outcome_for(self.clause.id, self.profile.layer) not in ok]
 
     @property
     def first_failure(self) -> TestResult | None:
@@ -167,15 +171,15 @@ class ClauseRow:
     @property
     def blocked_by(self) -> list[str]:
         """The failing foundation clauses that left this clause's failures unjudged."""
-        mine = clauses.layer(self.clause.id)
-        found = {f for t in self.tests if self.clause.id in t.blamed for f in t.blocked_by if clauses.layer(f) < mine}
+        mine = self.profile.layer(self.clause.id)
+        found = {f for t in self.tests if self.clause.id in t.blamed for f in t.blocked_by if self.profile.layer(f) < mine}
         return sorted(found)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "id": self.clause.id,
             "section": self.clause.section,
-            "section_title": clauses.SECTIONS.get(self.clause.section, ""),
+            "section_title": self.profile.sections.get(self.clause.section, ""),
             "title": self.clause.title,
             "strength": self.strength,
         }
@@ -185,7 +189,7 @@ class ClauseRow:
             status=self.status,
             passed=self.passed,
             total=len(self.tests),
-            tests=[{**t.brief(), "outcome": t.outcome_for(self.clause.id)} for t in self.tests],
+            tests=[{**t.brief(), "outcome": t.outcome_for(self.clause.id, self.profile.layer)} for t in self.tests],
         )
         return out
 
@@ -211,7 +215,8 @@ class Summary:
     impl: list[ClauseRow]
     selection: list[str] | None = None
     guard: Guard = field(default_factory=Guard)
-    profile: str = clauses.PROFILE
+    #: The profile the run judged (its name in every report).
+    profile: Profile = field(default_factory=lambda: profiles.get(profiles.DEFAULT))
     generated: str = ""
     #: What chose the tests of this run ("the whole suite", "--clause SEND-6", "-k ...").
     selected_by: str = "the whole suite"
@@ -261,17 +266,17 @@ def reported_clauses(tests: Iterable[TestResult], selection: Sequence[str] | Non
     return {t.clauses[0] for t in tests if t.clauses and t.outcome != outcomes.NOT_RUN}
 
 
-def failing_foundations(tests: Iterable[TestResult]) -> set[str]:
+def failing_foundations(tests: Iterable[TestResult], profile: Profile) -> set[str]:
     """Foundation clauses that failed in a test of their own (their first-named clause), lowest
     layer first: a foundation whose failure a lower one's explains is not listed."""
     bad = (outcomes.FAIL, outcomes.TIMEOUT)
     found = {
         t.clauses[0]
         for t in tests
-        if t.clauses and t.clauses[0] in clauses.FOUNDATIONS and t.outcome in bad and t.clauses[0] in t.blamed
+        if t.clauses and t.clauses[0] in profile.foundations and t.outcome in bad and t.clauses[0] in t.blamed
     }
-    lowest = min((clauses.layer(f) for f in found), default=0)
-    return {f for f in found if clauses.layer(f) == lowest}
+    lowest = min((profile.layer(f) for f in found), default=0)
+    return {f for f in found if profile.layer(f) == lowest}
 
 
 def aggregate(
@@ -282,29 +287,35 @@ def aggregate(
     guard: Guard | None = None,
     partial: bool = False,
     selected_by: str = "",
+    profile: Profile | None = None,
 ) -> Summary:
     """Per-clause rows in registry order; tests in node-ID order within each row."""
+    profile = profile or profiles.get(profiles.DEFAULT)
+    by_id = profile.by_id
+    every = (*profile.clauses, *profile.extra_clauses)
     ordered = sorted(tests, key=lambda t: t.nodeid)
-    failing = failing_foundations(ordered)
+    failing = failing_foundations(ordered, profile)
     for t in ordered:
         t.blocked_by = tuple(sorted(failing - set(t.blamed))) if t.failed else ()
-    must_tests: dict[str, list[TestResult]] = {c.id: [] for c in clauses.CLAUSES}
-    impl_tests: dict[str, list[TestResult]] = {c.id: [] for c in (*clauses.CLAUSES, clauses.FAULTS) if c.impl_defined}
+    must_tests: dict[str, list[TestResult]] = {c.id: [] for c in profile.clauses}
+    impl_tests: dict[str, list[TestResult]] = {c.id: [] for c in every if c.impl_defined}
     shown = reported_clauses(ordered, selection, partial)
     for t in ordered:
         for cid in dict.fromkeys((*t.clauses, *t.blamed)):
-            clause = clauses.BY_ID.get(cid)
+            clause = by_id.get(cid)
             # A failure is always reported under the clause it counts against, selected or not.
             if clause is None or (shown is not None and cid not in shown and cid not in t.blamed):
                 continue
-            if t.impl_defined or clause.section == clauses.FAULTS.section:
+            if t.impl_defined or clause in profile.extra_clauses:
                 impl_tests.setdefault(cid, []).append(t)
             else:
                 must_tests.setdefault(cid, []).append(t)
-    order = {c.id: n for n, c in enumerate((*clauses.CLAUSES, clauses.FAULTS))}
-    must = [ClauseRow(clauses.BY_ID[cid], MUST, ts) for cid, ts in sorted(must_tests.items(), key=lambda kv: order[kv[0]])]
-    impl = [ClauseRow(clauses.BY_ID[cid], IMPL, ts) for cid, ts in sorted(impl_tests.items(), key=lambda kv: order[kv[0]])]
+    order = {c.id: n for n, c in enumerate(every)}
+    must = [ClauseRow(by_id[cid], MUST, ts, profile) for cid, ts in sorted(must_tests.items(), key=lambda kv: order[kv[0]])]
+    impl = [ClauseRow(by_id[cid], IMPL, ts, profile) for cid, ts in sorted(impl_tests.items(), key=lambda kv: order[kv[0]])]
     return Summary(
+        profile=profile,
+        environment=dict(about.environment(profile.name)),
         build=build,
         tests=ordered,
         must=must,
@@ -325,7 +336,7 @@ def to_json(summary: Summary, *, durations: bool = True) -> dict[str, Any]:
     """The JSON summary. Everything but ``timing`` is identical for a serial and an ``-n N`` run."""
     out: dict[str, Any] = {
         "schema": SCHEMA,
-        "profile": summary.profile,
+        "profile": summary.profile.name,
         "build": summary.build,
         "environment": summary.environment,
         "selection": {"clauses": summary.selection, "selected_by": summary.selected_by},
@@ -381,7 +392,7 @@ def to_junit(summary: Summary) -> str:
     )
     props = ET.SubElement(suite, "properties")
     for name, value in (
-        ("profile", summary.profile),
+        ("profile", summary.profile.name),
         ("build", summary.build),
         ("selected_by", summary.selected_by),
         *summary.environment.items(),
@@ -485,18 +496,44 @@ def terminal_lines(summary: Summary, width: int = 120) -> list[tuple[str, str]]:
 
 
 # --------------------------------------------------------------------------------------------
-# Message sequence from trace lines
+# Message sequence from trace records
 # --------------------------------------------------------------------------------------------
 
-_CALL_RE = re.compile(r"^#(\d+)\s+VM\s+(\d+)\s+vCPU\s+(\d+):\s+(hvc|smc)\s+([^\s(]+)\((.*?)\)\s*(.*)$")
-_SWITCH_RE = re.compile(r"^#(\d+)\s+switch\s+->\s+VM\s+(\d+)\s+vCPU\s+(\d+)(?::\s*(.*?))?\s*(?:\(([^()]*)\))?\s*$")
-_EVENT_RE = re.compile(r"^#(\d+)\s+VM\s+(\d+)\s+vCPU\s+(\d+):\s+(.*)$")
 _ERR = (1 << 64) - 1
+
+
+def trace_property(records: Iterable[TraceRecord]) -> str:
+    """The ``trace`` report property: a JSON list of :meth:`TraceRecord.to_json` dicts."""
+    return json.dumps([r.to_json() for r in records], ensure_ascii=False, separators=(",", ":"))
+
+
+def trace_from_property(text: str) -> list[TraceRecord]:
+    """The records a ``trace`` property holds; what is not a JSON list of records reads as notes."""
+    try:
+        data = json.loads(text)
+    except ValueError as e:
+        return [TraceRecord.note(f"unreadable trace (not JSON: {e})")]
+    if not isinstance(data, list):
+        return [TraceRecord.note(f"unreadable trace (a JSON {type(data).__name__}, not a list of records)")]
+    return read_trace(data)
+
+
+#: ``message(call, args, result)``: (destination VM, size) when a traced call sent a message (``Profile.message``).
+MessageOf = Callable[[str, tuple[int, ...], int | None], tuple[int, int | None] | None]
+
+
+def _decoder(summary: Summary) -> Decoder:
+    """How the report reads a trace's values: its profile's ``decode``."""
+    return summary.profile.decode
+
+
+def _no_reading(value: int, what: str) -> str:
+    return ""
 
 
 @dataclass(frozen=True)
 class Step:
-    """One row of a message sequence: a note in a VM's column, an arrow, or an unparsed line."""
+    """One row of a message sequence: a note in a VM's column, an arrow, or text beside the chart."""
 
     kind: str  # "note", "arrow" or "plain"
     seq: str
@@ -504,67 +541,59 @@ class Step:
     src: int = 0
     dst: int = 0
 
-
-def _int(text: str) -> int | None:
-    try:
-        return int(text.strip(), 0)
-    except ValueError:
-        return None
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", " ".join(self.text.split()))  # one line, whatever the build wrote
 
 
-def sequence(lines: Iterable[str]) -> tuple[list[int], list[Step]]:
-    """Parse trace lines leniently into (VM columns, steps). The primary (VM 0) runs first."""
+def sequence(
+    records: Iterable[TraceRecord], decode: Decoder | None = None, message: MessageOf | None = None
+) -> tuple[list[int], list[Step]]:
+    """(VM columns, steps) for a trace. The primary (VM 0) runs first; ``decode`` reads results,
+    ``message`` says which calls sent a message (the profile's ``Profile.message``: an arrow)."""
     steps: list[Step] = []
     vms: set[int] = {0}
     current = 0
-    for raw in lines:
-        line = raw.strip()
-        if not line:
+    for r in records:
+        seq = str(r.seq) if r.seq >= 0 else ""
+        v = r.vm
+        if r.kind == "note":
+            if r.seq < 0:  # the suite's: a new system, or records left out
+                current = 0
+            steps.append(Step("plain", seq, r.detail))
             continue
-        if m := _CALL_RE.match(line):
-            seq, vm, vcpu, insn, name, args, rest = m.groups()
-            v = int(vm)
-            vms.add(v)
+        vms.add(v)
+        if r.kind in ("hvc", "smc"):
             current = v
-            short = name.removeprefix("HF_")
-            steps.append(Step("note", seq, f"vCPU {vcpu}: {insn} {short}({args}) {rest}".rstrip(), v, v))
-            arglist = [a for a in args.split(",") if a.strip()]
-            if name == "HF_MAILBOX_SEND" and arglist:
-                to = _int(arglist[0])
-                size = _int(arglist[1]) if len(arglist) > 1 else None
-                result = rest.removeprefix("->").strip()
-                ok = not result.startswith("0x") or _int(result) != _ERR
-                if to is not None and ok and to != v and to < 0x10000:
+            steps.append(Step("note", seq, f"vCPU {r.vcpu}: {trace_call(r, decode, short=True)}", v, v))
+            sent = message(r.call, r.args, r.result) if message is not None else None
+            if sent is not None:  # a message arrow, where the profile says the call sent one
+                to, size = sent
+                if to != v and 0 <= to < 0x10000:
                     vms.add(to)
-                    label = f"message {size} B" if size is not None else "message"
-                    steps.append(Step("arrow", "", label, v, to))
-            continue
-        if m := _SWITCH_RE.match(line):
-            seq, vm, vcpu, response, reason = m.groups()
-            v = int(vm)
-            vms.add(v)
-            label = " ".join(x for x in (response or f"run vCPU {vcpu}", f"({reason})" if reason else "") if x)
+                    steps.append(Step("arrow", "", "message" if size is None else f"message {size} B", v, to))
+        elif r.kind == "switch":
+            if r.result is None:
+                label = f"run vCPU {r.vcpu}"
+            else:
+                reading = (decode or _no_reading)(r.result, "run response") if 0 <= r.result <= _ERR else ""
+                label = reading or trace_value(r.result, "run response")
+            label += f" ({r.detail})" if r.detail else ""
             if v == current:
                 steps.append(Step("note", seq, f"switch: {label}", v, v))
             else:
                 steps.append(Step("arrow", seq, label, current, v))
             current = v
-            continue
-        if m := _EVENT_RE.match(line):
-            seq, vm, vcpu, rest = m.groups()
-            v = int(vm)
-            vms.add(v)
+        else:
             current = v
-            steps.append(Step("note", seq, f"vCPU {vcpu}: {rest}", v, v))
-            continue
-        seq = line[1:].split(None, 1)[0] if line.startswith("#") else ""
-        steps.append(Step("plain", seq, line))
+            steps.append(Step("note", seq, f"vCPU {r.vcpu}: {r.kind} {r.detail}".rstrip(), v, v))
     return sorted(vms), steps
 
 
-def sequence_ascii(lines: Iterable[str], col: int = 30) -> list[str]:
+def sequence_ascii(
+    records: Iterable[TraceRecord], col: int = 30, decode: Decoder | None = None, message: MessageOf | None = None
+) -> list[str]:
     """The trace as a text message-sequence chart, one lifeline per VM."""
-    vms, steps = sequence(lines)
+    vms, steps = sequence(records, decode, message)
     pos = {vm: 6 + n * col for n, vm in enumerate(vms)}
     width = 6 + len(vms) * col
 
@@ -603,7 +632,7 @@ def sequence_ascii(lines: Iterable[str], col: int = 30) -> list[str]:
                 body[0] = "<"
             put(row, lo + 1, "".join(body))
         else:
-            put(row, 6, f"? {s.text}")
+            put(row, 6, s.text)
         out.append("".join(row).rstrip())
     return out
 
@@ -677,7 +706,7 @@ def _html_rows(rows: Sequence[ClauseRow]) -> str:
             part = f"<br><i>implementation-defined: {_e(r.clause.impl_defined)}</i>"
         out.append(
             f"<tr class={_cls(r.status)}><td>{_e(r.clause.id)}</td>"
-            f"<td>{r.clause.section}. {_e(clauses.SECTIONS.get(r.clause.section, ''))}</td>"
+            f"<td>{r.clause.section}. {_e(r.profile.sections.get(r.clause.section, ''))}</td>"
             f"<td>{_e(r.status)}</td><td class=num>{r.passed}/{len(r.tests)}</td>"
             f"<td title=\"{_e(r.clause.rule)}\">{rule_html(r.clause.title)}{part}</td><td>{ff}</td></tr>"
         )
@@ -685,10 +714,12 @@ def _html_rows(rows: Sequence[ClauseRow]) -> str:
     return "\n".join(out)
 
 
-def sequence_html(lines: Sequence[str]) -> str:
-    vms, steps = sequence(lines)
+def sequence_html(
+    records: Sequence[TraceRecord], decode: Decoder | None = None, message: MessageOf | None = None
+) -> str:
+    vms, steps = sequence(records, decode, message)
     col = {vm: n for n, vm in enumerate(vms)}
-    ncols = len(vms) + 1  # + a column for unparsed lines
+    ncols = len(vms) + 1  # + a column for notes (log lines, unreadable entries)
     out = [
         "<div class=seqwrap><table class=seq><tr><td class=n>#</td>"
         + "".join(f"<th>VM {vm}</th>" for vm in vms)
@@ -727,9 +758,9 @@ def render_html(summary: Summary) -> str:
     parts = [
         "<!DOCTYPE html>",
         "<html lang=en><head><meta charset=utf-8>",
-        f"<title>Conformance: {_e(summary.build)} / {_e(summary.profile)}</title>",
+        f"<title>Conformance: {_e(summary.build)} / {_e(summary.profile.name)}</title>",
         f"<style>{_CSS}</style></head><body>",
-        f"<h1>Conformance of <code>{_e(summary.build)}</code> to <code>{_e(summary.profile)}</code></h1>",
+        f"<h1>Conformance of <code>{_e(summary.build)}</code> to <code>{_e(summary.profile.name)}</code></h1>",
         f"<p>Generated {_e(summary.generated)}; tests selected by {_e(summary.selected_by)}</p>",
         "<p class=env>" + _e("; ".join(f"{k} {v}" for k, v in summary.environment.items())) + "</p>",
     ]
@@ -744,13 +775,14 @@ def render_html(summary: Summary) -> str:
         parts.append("</ul>")
     if summary.failures:
         parts.append("<h2>Failures</h2>")
+    by_id = summary.profile.by_id
     for t in summary.failures:
         parts.append(
             f"<div class=failure id=\"{_anchor(t.nodeid)}\">"
             f"<h3 class={_cls(t.outcome)}>{_e(t.outcome)}: <code>{_e(t.nodeid)}</code></h3>"
         )
         titles = "; ".join(
-            f"{_e(c)} ({rule_html(clauses.BY_ID[c].title)})" if c in clauses.BY_ID else _e(c) for c in t.blamed or t.clauses
+            f"{_e(c)} ({rule_html(by_id[c].title)})" if c in by_id else _e(c) for c in t.blamed or t.clauses
         )
         parts.append(f"<p><b>Counts against:</b> {titles}</p>")
         if others := [c for c in t.clauses if c not in t.blamed]:
@@ -771,8 +803,9 @@ def render_html(summary: Summary) -> str:
             parts.append("<p><b>Calls the test made</b></p><pre>" + "\n".join(shown) + "</pre>")
         if t.trace:
             parts.append("<p><b>Hypercall trace</b> (message sequence)</p>")
-            parts.append(sequence_html(t.trace))
-            parts.append("<details><summary>raw trace</summary><pre>" + _e("\n".join(t.trace)) + "</pre></details>")
+            parts.append(sequence_html(t.trace, _decoder(summary), summary.profile.message))
+            raw = "\n".join(render(r, _decoder(summary)) for r in t.trace)
+            parts.append("<details><summary>raw trace</summary><pre>" + _e(raw) + "</pre></details>")
         parts.append("</div>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
@@ -824,7 +857,7 @@ def _md_rows(rows: Sequence[ClauseRow]) -> list[str]:
 def render_markdown(summary: Summary) -> str:
     t = summary.totals()
     out = [
-        f"# Conformance of `{summary.build.replace('`', '')}` to `{summary.profile}`",
+        f"# Conformance of `{summary.build.replace('`', '')}` to `{summary.profile.name}`",
         "",
         f"Generated {summary.generated}; tests selected by {md_escape(summary.selected_by)}.",
         "",
@@ -862,7 +895,8 @@ def render_markdown(summary: Summary) -> str:
         if test.calls:
             out += ["Calls the test made:", "", md_code_block(test.calls), ""]
         if test.trace:
-            out += ["Hypercall trace as a message sequence:", "", md_code_block(sequence_ascii(test.trace)), ""]
+            chart = sequence_ascii(test.trace, decode=_decoder(summary), message=summary.profile.message)
+            out += ["Hypercall trace as a message sequence:", "", md_code_block(chart), ""]
     return "\n".join(out).rstrip() + "\n"
 
 

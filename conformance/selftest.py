@@ -1,6 +1,6 @@
 """The suite's self-test: run the whole conformance suite against every deliberately wrong build.
 
-    python -m conformance.selftest                  # every mutant of reference_hv.mutants, 2 at a time
+    python -m conformance.selftest                  # every mutant of the default profile's catalogue, 2 at a time
     python -m conformance.selftest -j 4 --json selftest.json
     python -m conformance.selftest --mutant send_accepts_4097 --mutant clear_empty_returns_0
 
@@ -35,7 +35,8 @@ from typing import Any
 
 import pytest
 
-DEFAULT_CATALOGUE = "reference_hv.mutants"
+import profiles
+
 CONTROL_BUILD = "reference"
 BAD = ("FAIL", "TIMEOUT", "ERROR")
 #: The statuses with which a report blames a clause (a verdict on the build; ERROR is not one).
@@ -109,14 +110,18 @@ def _env() -> dict[str, str]:
     return env
 
 
-def suite_command(hv: str, json_path: str | None, extra: Sequence[str] = ()) -> list[str]:
+def suite_command(
+    hv: str, json_path: str | None, extra: Sequence[str] = (), profile: str = profiles.DEFAULT
+) -> list[str]:
     """The pytest command line of one self-test suite run against ``hv`` (JSON summary optional)."""
     return [
         sys.executable,
         "-m",
         "pytest",
         "--pyargs",
-        "conformance.tests",
+        profiles.get(profile).tests,
+        "--profile",
+        profile,
         "-p",
         "no:hafnium_conformance",  # the entry point, when installed: load the module once
         "-p",
@@ -207,7 +212,14 @@ def summarise(report: Mapping[str, Any], result: RunResult) -> None:
 DETERMINISTIC = ("-k", "not test_model and not test_hostile")
 
 
-def run_one(name: str, hv: str, build: object, extra: Sequence[str] = (), timeout: float = RUN_TIMEOUT) -> RunResult:
+def run_one(
+    name: str,
+    hv: str,
+    build: object,
+    extra: Sequence[str] = (),
+    timeout: float = RUN_TIMEOUT,
+    profile: str = profiles.DEFAULT,
+) -> RunResult:
     """The whole suite against ``hv`` in a fresh pytest process."""
     result = RunResult(
         name,
@@ -220,7 +232,7 @@ def run_one(name: str, hv: str, build: object, extra: Sequence[str] = (), timeou
         json_path = str(Path(tmp) / "report.json")
         try:
             proc = subprocess.run(
-                suite_command(hv, json_path, extra),
+                suite_command(hv, json_path, extra, profile),
                 cwd=tmp,
                 env=_env(),
                 capture_output=True,
@@ -278,7 +290,8 @@ def precision_recall(results: Sequence[RunResult]) -> tuple[float, float]:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m conformance.selftest", description=__doc__.split("\n\n")[0])
-    p.add_argument("--catalogue", default=DEFAULT_CATALOGUE, help=f"module with CATALOGUE (default {DEFAULT_CATALOGUE})")
+    p.add_argument("--profile", default=profiles.DEFAULT, help=f"the profile to self-test (default {profiles.DEFAULT})")
+    p.add_argument("--catalogue", default=None, help="module with CATALOGUE (default: the profile's mutants)")
     p.add_argument("-j", "--jobs", type=int, default=2, help="suite runs in parallel (default 2)")
     p.add_argument("--mutant", action="append", default=[], metavar="NAME", help="only these mutants (repeatable)")
     p.add_argument("--json", metavar="PATH", help="write the results as JSON")
@@ -301,6 +314,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    try:
+        profile = profiles.get(args.profile)
+    except LookupError as e:
+        print(f"selftest: --profile: {e}", file=sys.stderr)
+        return 2
+    args.catalogue = args.catalogue or profile.mutants
+    if not args.catalogue:
+        print(f"selftest: profile {profile.name} has no mutant catalogue", file=sys.stderr)
+        return 2
     catalogue, controls = load_catalogue(args.catalogue)
     if args.list:
         for name, build in catalogue.items():
@@ -321,7 +343,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         todo = [("control:" + CONTROL_BUILD, CONTROL_BUILD, None)]
         todo += [(f"control:{n}", f"{args.catalogue}:{n}", b) for n, b in controls.items()]
         with ThreadPoolExecutor(jobs) as pool:
-            control_runs = list(pool.map(lambda t: run_one(t[0], t[1], t[2], extra, timeout=args.timeout), todo))
+            control_runs = list(
+                pool.map(lambda t: run_one(t[0], t[1], t[2], extra, timeout=args.timeout, profile=profile.name), todo)
+            )
         for r in control_runs:
             print(f"{r.name}: {r.status} ({r.failed_tests} failing tests, {r.seconds:.1f} s) {r.example or r.detail}")
         if any(r.status != "passed" or r.detail for r in control_runs):
@@ -335,7 +359,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     mutants_started = time.monotonic()
 
     def work(name: str) -> RunResult:
-        r = run_one(name, f"{args.catalogue}:{name}", catalogue[name], extra, timeout=args.timeout)
+        r = run_one(name, f"{args.catalogue}:{name}", catalogue[name], extra, timeout=args.timeout, profile=profile.name)
         with lock:
             done.append(r)
             n = len(done)

@@ -11,10 +11,11 @@ File format (``--waivers FILE``), TOML::
 
     [[waiver]]
     clause = "SEND-6"                 # every test that names SEND-6 in its clause marker
+                                      # ("hafnium-2018-10:SEND-6": only when that profile is judged)
     reason = "mailbox-full check not implemented yet (BUG-12)"
 
     [[waiver]]
-    test = "conformance/tests/test_send.py::test_send_to_full_mailbox"   # one test, or a prefix
+    test = "profiles/hafnium_2018_10/tests/test_send.py::test_send_to_full_mailbox"   # one test, or a prefix
     reason = "flaky on the FPGA model"
 
 or JSON: ``{"waivers": [{"clause": "SEND-6", "reason": "..."}, {"test": "...", "reason": "..."}]}``
@@ -34,7 +35,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from conformance import clauses
+import profiles
+from profiles import Profile
 
 
 class WaiverError(ValueError):
@@ -87,8 +89,11 @@ class Waivers:
         return bool(self.entries)
 
 
-def parse(data: object, source: str = "<waivers>") -> Waivers:
-    """Waivers from already-decoded JSON/TOML data."""
+def parse(data: object, source: str = "<waivers>", profile: Profile | None = None) -> Waivers:
+    """Waivers from already-decoded JSON/TOML data, for a run that judges ``profile`` (default: the
+    default profile). A clause may be qualified (``hafnium-2018-10:SEND-6``): a waiver of another
+    profile's clause is checked against that profile and left out of this run."""
+    profile = profile or profiles.get(profiles.DEFAULT)
     if isinstance(data, Mapping):
         raw = data.get("waiver", data.get("waivers", []))
     else:
@@ -108,9 +113,17 @@ def parse(data: object, source: str = "<waivers>") -> Waivers:
         if has_clause:
             keys = entry["clause"]
             for key in keys if isinstance(keys, list) else [keys]:
-                if not isinstance(key, str) or key not in clauses.BY_ID:
+                if not isinstance(key, str):
                     raise WaiverError(f"{source}: waiver #{n} names unknown clause {key!r}")
-                out.append(Waiver("clause", key, reason.strip()))
+                named, cid = profiles.split_qualified(key, profile.name)
+                try:
+                    owner = profiles.get(named)
+                except LookupError as e:
+                    raise WaiverError(f"{source}: waiver #{n} names clause {key!r}: {e}") from None
+                if cid not in owner.by_id:
+                    raise WaiverError(f"{source}: waiver #{n} names unknown clause {key!r} (profile {owner.name})")
+                if owner.name == profile.name:
+                    out.append(Waiver("clause", cid, reason.strip()))
         else:
             key = entry["test"]
             if not isinstance(key, str) or not key:
@@ -119,7 +132,7 @@ def parse(data: object, source: str = "<waivers>") -> Waivers:
     return Waivers(tuple(out), source)
 
 
-def load(path: str | Path) -> Waivers:
+def load(path: str | Path, profile: Profile | None = None) -> Waivers:
     """Read a waiver file (JSON or TOML, see the module docstring)."""
     p = Path(path)
     try:
@@ -145,4 +158,4 @@ def load(path: str | Path) -> Waivers:
         raise WaiverError(f"waiver file {p} is nested too deeply") from None
     except ValueError as e:  # e.g. an integer longer than Python's digit limit
         raise WaiverError(f"waiver file {p} cannot be read: {e}") from None
-    return parse(data, str(p))
+    return parse(data, str(p), profile)

@@ -1,33 +1,37 @@
-"""The library of AArch64 guest programs (``guest_asm/programs/*.S``) and their Python side.
+"""The guest program library's shared part: the ``.S`` loader, the primary driver, the scripted
+secondary and report slots. Nothing here knows a profile's ABI.
 
-* :func:`names`, :func:`params`, :func:`source`, :func:`build` -- the ``.S`` programs. Each file
-  declares its parameters in header comments::
+* :class:`Library` -- a set of ``.S`` programs (``names``, ``params``, ``source``, ``build``):
+  :data:`SHARED` holds the profile-free ones here (``guest_asm/programs/*.S``: driver, script,
+  faults, spinners); each profile adds its own directory and its ABI ``.equ`` header
+  (``profiles/<name>/programs.py``). Each file declares its parameters in header comments::
 
       // param: NEXT_HOP  the VM ID to forward to          (required)
       // param: FILL = 0x41  byte i is (FILL + i) & 0xff   (with a default)
 
-  :func:`source` prepends ``.equ NAME, value`` lines for them and the shared prelude
-  (``_prelude.S``: the ``REPORT``, ``LIB_INIT``, ``CONFIGURE`` ... macros).
+  :meth:`Library.source` gives a self-contained text: the library's ``.equ`` header (layout
+  constants, plus the profile's), the parameters, the preludes (``_prelude.S``: ``REPORT``,
+  ``LIB_INIT``, ...; a profile's own ``_prelude.S`` after it), then the program.
 * The scripted secondary: :class:`Call`, :class:`Fill`, :class:`CopyRecv`, :class:`Wfi`,
   :class:`Wfe`, :class:`Spin`, :func:`script_source`, :func:`build_script`,
   :func:`encode_steps`/:func:`decode_steps`.
 * The primary driver: :func:`driver_source`, :func:`build_driver` (``driver.S`` plus one variant per
-  ``abi.DRIVER_OPS`` entry, generated here).
+  ``layout.DRIVER_OPS`` entry, generated here): the same in every profile.
 * :func:`read_reports` decodes report slots.
 
-Line numbers in an :class:`~guest_asm.assembler.AsmError` from :func:`build` refer to the text
-returned by :func:`source` (parameters and prelude included).
+Line numbers in an :class:`~guest_asm.assembler.AsmError` from :meth:`Library.build` refer to the
+text returned by :meth:`Library.source` (header, parameters and preludes included).
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from guest_asm import abi
+from guest_asm import layout as abi
 from guest_asm.assembler import Image, assemble
 
 __all__ = [
@@ -35,28 +39,23 @@ __all__ = [
     "SCRIPT_PATTERN",
     "SCRIPT_STEP_SIZE",
     "SEND_PAGE",
+    "SHARED",
     "Call",
     "CopyRecv",
     "Fill",
+    "Library",
     "Param",
     "Rel",
     "Spin",
     "Step",
     "Wfe",
     "Wfi",
-    "build",
     "build_driver",
-    "build_script",
-    "configure",
     "decode_steps",
     "driver_source",
     "encode_steps",
-    "names",
-    "params",
     "pattern",
     "read_reports",
-    "script_source",
-    "source",
 ]
 
 PROGRAM_DIR = Path(__file__).with_name("programs")
@@ -88,36 +87,80 @@ class Param:
     doc: str
 
 
-def names() -> list[str]:
-    """Every library program, by name (file stem), sorted."""
-    return sorted(p.stem for p in PROGRAM_DIR.glob("*.S") if not p.name.startswith("_"))
+class Library:
+    """``.S`` programs found in ``dirs`` (earlier directories first), each text headed by ``header``."""
+
+    def __init__(self, dirs: Sequence[Path], header: str) -> None:
+        self.dirs = tuple(dirs)
+        self.header = header
+
+    def names(self) -> list[str]:
+        """Every program, by name (file stem), sorted."""
+        return sorted({p.stem for d in self.dirs for p in d.glob("*.S") if not p.name.startswith("_")})
+
+    def text(self, name: str) -> str:
+        """The ``.S`` file's own text."""
+        return _read(self.dirs, name)
+
+    def prelude(self) -> str:
+        """The ``_prelude.S`` of every directory, the shared one first."""
+        return "".join(_file_text(d / _PRELUDE) for d in reversed(self.dirs) if (d / _PRELUDE).exists())
+
+    def params(self, name: str) -> list[Param]:
+        """The parameters ``name`` declares in its header comments."""
+        out: list[Param] = []
+        for line in self.text(name).splitlines():
+            m = _PARAM_RE.match(line.strip())
+            if m:
+                default = int(m.group(2), 0) if m.group(2) is not None else None
+                out.append(Param(m.group(1), default, m.group(3).strip()))
+        return out
+
+    def source(self, name: str, **values: int) -> str:
+        """Program ``name``'s self-contained text: header + parameter ``.equ`` lines + preludes + the ``.S``."""
+        text = self.text(name)
+        if name == "driver":
+            text = _fill_driver(text)
+        elif name == "script":
+            text = _fill_script(text, (), _never)
+        return self.header + _param_lines(name, self.params(name), values) + self.prelude() + text
+
+    def build(self, name: str, base: int, **values: int) -> Image:
+        """Assemble program ``name`` at ``base`` (through the cache); the image is named ``name.S``."""
+        _check_base(base)
+        return _check_image(assemble(self.source(name, **values), base=base, name=f"{name}.S"))
+
+    def script_source(self, steps: Sequence[Step], is_receive: Callable[[int], bool]) -> str:
+        """The scripted secondary's text with ``steps`` as data; ``is_receive(x0)``: a Call whose
+        result the script remembers as the last receive (for ``reply`` and ``CopyRecv()``)."""
+        return self.header + self.prelude() + _fill_script(self.text("script"), list(steps), is_receive)
+
+    def build_script(self, steps: Sequence[Step], base: int, is_receive: Callable[[int], bool]) -> Image:
+        """Assemble the scripted secondary at ``base`` (symbols ``script_steps``, ``script_step_<i>``,
+        ``script_state``, ``script_args``, ``script_patterns``)."""
+        _check_base(base)
+        return _check_image(assemble(self.script_source(steps, is_receive), base=base, name="script.S"))
 
 
 @functools.cache
-def _text(name: str) -> str:
-    if name not in names():
-        raise ValueError(f"unknown program {name!r}; known programs: {', '.join(names())}")
-    return (PROGRAM_DIR / f"{name}.S").read_text(encoding="ascii")
+def _file_text(path: Path) -> str:
+    return path.read_text(encoding="ascii")
 
 
-@functools.cache
-def _prelude() -> str:
-    return (PROGRAM_DIR / _PRELUDE).read_text(encoding="ascii")
+def _read(dirs: tuple[Path, ...], name: str) -> str:
+    for d in dirs:
+        path = d / f"{name}.S"
+        if not name.startswith("_") and path.is_file():
+            return _file_text(path)
+    known = sorted({p.stem for d in dirs for p in d.glob("*.S") if not p.name.startswith("_")})
+    raise ValueError(f"unknown program {name!r}; known programs: {', '.join(known)}")
 
 
-def params(name: str) -> list[Param]:
-    """The parameters ``name`` declares in its header comments."""
-    out: list[Param] = []
-    for line in _text(name).splitlines():
-        m = _PARAM_RE.match(line.strip())
-        if m:
-            default = int(m.group(2), 0) if m.group(2) is not None else None
-            out.append(Param(m.group(1), default, m.group(3).strip()))
-    return out
+def _never(x0: int) -> bool:
+    return False
 
 
-def _param_lines(name: str, values: dict[str, int]) -> str:
-    declared = params(name)
+def _param_lines(name: str, declared: list[Param], values: dict[str, int]) -> str:
     known = {p.name for p in declared}
     unknown = sorted(set(values) - known)
     if unknown:
@@ -138,15 +181,8 @@ def _param_lines(name: str, values: dict[str, int]) -> str:
     return "".join(lines)
 
 
-def source(name: str, **values: int) -> str:
-    """The assembly text of program ``name``: parameter ``.equ`` lines + prelude + the ``.S``."""
-    text = _text(name)
-    equs = _param_lines(name, values)
-    if name == "driver":
-        text = _fill_driver(text)
-    elif name == "script":
-        text = _fill_script(text, ())
-    return equs + _prelude() + text
+#: The profile-free programs (driver, script, faults, spinners), with the layout constants only.
+SHARED = Library([PROGRAM_DIR], abi.equ_source())
 
 
 def _check_image(image: Image) -> Image:
@@ -155,12 +191,6 @@ def _check_image(image: Image) -> Image:
             f"{image.name}: {len(image.code):#x} bytes do not fit below the send page (LIB_SEND_PAGE = {abi.LIB_SEND_PAGE:#x})"
         )
     return image
-
-
-def build(name: str, base: int, **values: int) -> Image:
-    """Assemble program ``name`` at ``base`` (through the cache); the image is named ``name.S``."""
-    _check_base(base)
-    return _check_image(assemble(source(name, **values), base=base, name=f"{name}.S"))
 
 
 def _check_base(base: int) -> None:
@@ -189,13 +219,13 @@ def _fill_driver(text: str) -> str:
 
 
 def driver_source() -> str:
-    """The primary driver's assembly (``driver.S`` with a variant per ``abi.DRIVER_OPS``)."""
-    return source("driver")
+    """The primary driver's assembly (``driver.S`` with a variant per ``layout.DRIVER_OPS``)."""
+    return SHARED.source("driver")
 
 
 def build_driver(base: int) -> Image:
     """The primary driver at ``base`` (symbols ``hf_driver_block``, ``hf_driver_ready``, ...)."""
-    return build("driver", base)
+    return SHARED.build("driver", base)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -222,8 +252,8 @@ class Call:
     """Execute ``insn`` (one of ``abi.DRIVER_OPS``) with x0..x3 = the arguments; REPORT after.
 
     ``reply=True``: x1 = sender (low 16 bits) and x2 = size (high 32 bits) of the most recent
-    receive result (the x0 returned by the last Call whose function ID is HF_MAILBOX_RECEIVE),
-    overriding ``x1``/``x2``.
+    receive result (the x0 returned by the last Call the profile calls a receive: see
+    :meth:`Library.script_source`), overriding ``x1``/``x2``.
     """
 
     x0: Arg
@@ -267,15 +297,6 @@ class Spin:
 Step = Call | Fill | CopyRecv | Wfi | Wfe | Spin
 
 
-def configure(send: Arg = SEND_PAGE, recv: Arg = RECV_PAGE, insn: str = "hvc #0") -> Call:
-    """``Call(HF_VM_CONFIGURE, send, recv)`` with the library's pages by default."""
-    return Call(abi.HF_VM_CONFIGURE, send, recv, insn=insn)
-
-
-def _is_receive(x0: Arg) -> bool:
-    return isinstance(x0, int) and (x0 & 0xFFFF_FFFF & ~abi.FUNCTION_ID_IGNORED_BIT) == abi.HF_MAILBOX_RECEIVE
-
-
 def _arg(value: Arg, what: str) -> str:
     if isinstance(value, Rel):
         if not -(1 << 48) < value.offset < (1 << 48) and not (1 << 63) <= value.offset < (1 << 63) + (1 << 48):
@@ -291,12 +312,12 @@ def _arg(value: Arg, what: str) -> str:
 
 
 def _size(value: int, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= abi.HF_MAILBOX_SIZE:
-        raise ValueError(f"{what}: size must be an int in 0..{abi.HF_MAILBOX_SIZE}, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= abi.LIB_PAGE_SIZE:
+        raise ValueError(f"{what}: size must be an int in 0..{abi.LIB_PAGE_SIZE}, got {value!r}")
     return value
 
 
-def encode_steps(steps: Sequence[Step]) -> list[list[str]]:
+def encode_steps(steps: Sequence[Step], is_receive: Callable[[int], bool] = _never) -> list[list[str]]:
     """Each step as its 8 quad expressions (see the encoding in ``script.S``), END included."""
     out: list[list[str]] = []
     for i, step in enumerate(steps):
@@ -304,7 +325,7 @@ def encode_steps(steps: Sequence[Step]) -> list[list[str]]:
         if isinstance(step, Call):
             if step.insn not in abi.DRIVER_OPS:
                 raise ValueError(f"{what}: insn must be one of {abi.DRIVER_OPS}")
-            flags = (FLAG_REPLY if step.reply else 0) | (FLAG_RECEIVE if _is_receive(step.x0) else 0)
+            flags = (FLAG_REPLY if step.reply else 0) | (FLAG_RECEIVE if isinstance(step.x0, int) and is_receive(step.x0) else 0)
             out.append(
                 [
                     str(KIND_CALL),
@@ -334,29 +355,17 @@ def encode_steps(steps: Sequence[Step]) -> list[list[str]]:
     return out
 
 
-def _fill_script(text: str, steps: Sequence[Step]) -> str:
+def _fill_script(text: str, steps: Sequence[Step], is_receive: Callable[[int], bool]) -> str:
     dispatch = "".join(f"    cmp x11, #{k}\n    b.eq script_call_op_{k}\n" for k in range(len(abi.DRIVER_OPS)))
     variants = "".join(
         f"script_call_op_{k}:\n    SCRIPT_LOAD_REGS\n    {insn}\n    REPORT\n    b script_after_call\n"
         for k, insn in enumerate(abi.DRIVER_OPS)
     )
-    encoded = encode_steps(steps)[:-1]  # the END record is in script.S
+    encoded = encode_steps(steps, is_receive)[:-1]  # the END record is in script.S
     rows = "".join(f"script_step_{i}:\n    .quad {', '.join(quads)}\n" for i, quads in enumerate(encoded))
     text = _replace(text, "SCRIPT_DISPATCH", dispatch)
     text = _replace(text, "SCRIPT_VARIANTS", variants)
     return _replace(text, "SCRIPT_STEPS", rows)
-
-
-def script_source(steps: Sequence[Step]) -> str:
-    """The scripted secondary's assembly with ``steps`` assembled in as data."""
-    return _prelude() + _fill_script(_text("script"), list(steps))
-
-
-def build_script(steps: Sequence[Step], base: int) -> Image:
-    """Assemble the scripted secondary at ``base`` (symbols ``script_steps``, ``script_step_<i>``,
-    ``script_state``, ``script_args``, ``script_patterns``)."""
-    _check_base(base)
-    return _check_image(assemble(script_source(steps), base=base, name="script.S"))
 
 
 def decode_steps(image: Image) -> list[tuple[int, ...]]:

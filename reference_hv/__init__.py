@@ -1,6 +1,8 @@
-"""The bundled reference hypervisor for the ``hafnium-2018-10`` mailbox ABI.
+"""The bundled reference hypervisor: guests on Unicorn (one instance per VM), one ABI profile's core.
 
-Guests run on Unicorn (one instance per VM); every ``hvc`` traps into :mod:`reference_hv.core`.
+Profile-free: :mod:`~reference_hv.machine` (every libunicorn call), :mod:`~reference_hv.system`
+(the scheduler and world switch), :mod:`~reference_hv.core_api` (what a profile's core provides).
+Every ``hvc`` traps into the selected profile's core (``profiles/<name>/core.py``).
 
     >>> from reference_hv import System, VMSpec
     >>> system = System([VMSpec.program("echo")])
@@ -8,29 +10,34 @@ Guests run on Unicorn (one instance per VM); every ``hvc`` traps into :mod:`refe
     '0x2'
 """
 
-from reference_hv.core import MailboxState, VcpuState
+from reference_hv.core_api import Answer, Vcpu, VmLayout
 from reference_hv.system import (
     CallResult,
     ConfigError,
     Fault,
     HarnessError,
+    Return,
     System,
     SystemHalted,
     Timeout,
+    Trap,
     VMSpec,
 )
 from reference_hv.trace import TraceEvent
 
 __all__ = [
+    "Answer",
     "CallResult",
     "ConfigError",
     "Fault",
     "HarnessError",
-    "MailboxState",
+    "Return",
     "System",
     "SystemHalted",
     "Timeout",
     "TraceEvent",
+    "Trap",
     "VMSpec",
-    "VcpuState",
+    "Vcpu",
+    "VmLayout",
 ]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal, cast
+from collections.abc import Sequence
+from typing import Any, Literal, cast
 
+import profiles
 from conformance.protocol import CAP_FAULT_CONTINUE, CAP_READY_VCPUS, SystemConfig
 from reference_hv.system import System, VMSpec
 
@@ -14,14 +16,25 @@ class ReferenceBuild:
     name = "reference"
     capabilities = frozenset({CAP_READY_VCPUS, CAP_FAULT_CONTINUE})
 
-    def __init__(self, *, system_class: type[System] = System, **system_options: object) -> None:
-        #: The machine layer to boot: a subclass of :class:`System` for deliberately wrong builds
-        #: (``reference_hv.mutants``); the reference itself always uses ``System``.
-        self.system_class = system_class
+    @property
+    def profiles(self) -> frozenset[str]:
+        """Every registered profile with a reference core (read when asked: a profile registered later counts)."""
+        return frozenset(name for name in profiles.names() if profiles.get(name).core)
+
+    def __init__(self, **system_options: Any) -> None:
         #: Extra keyword arguments for :class:`System` (e.g. ``budget``, ``core_class``), for derived builds.
         self.system_options = system_options
+
+    def system(self, secondaries: Sequence[VMSpec] = (), **options: Any) -> System:
+        """A :class:`System` of this build: its options, then ``options`` (which win).
+
+        Every system this build boots is made here -- :meth:`boot` and callers that need the
+        reference outside the build protocol (e.g. their own primary program: ``conformance.fuzz``)
+        -- so a derived build (``profiles.hafnium_2018_10.mutants``) changes them all in one place.
+        """
+        return System(secondaries, **{**self.system_options, **options})
 
     def boot(self, config: SystemConfig) -> System:
         specs = [VMSpec(vm.source, vm.name, vm.memory, vm.vcpus, vm.ready_vcpus) for vm in config.secondaries]
         policy = cast(Literal["stop", "continue"], config.fault_policy)
-        return self.system_class(specs, time_slice=config.time_slice, fault_policy=policy, **self.system_options)  # type: ignore[arg-type]
+        return self.system(specs, time_slice=config.time_slice, fault_policy=policy, profile=config.profile)

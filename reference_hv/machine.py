@@ -7,7 +7,11 @@ reads guest memory without going through the emulator.
 
 Registers are read and written through libunicorn's C API directly (``uc_reg_*_batch`` with
 arrays prepared once): the Python wrapper costs a few microseconds a register, and the
-hypercall path touches 22 of them.
+hypercall path touches 22 of them. The hot functions are called through prototypes that take
+plain ints (:func:`fast_function`): ctypes' own argument checks cost more than the call itself.
+
+This module is the only one that calls libunicorn: the scheduler (:mod:`reference_hv.system`)
+runs a vCPU with :meth:`Machine.run` and reads what stopped it from the hooks it registered here.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from unicorn import arm64_const as a64
+from unicorn import unicorn_const as ucc
+from unicorn.unicorn import UcError
 from unicorn.unicorn_const import UC_ARCH_ARM64, UC_HOOK_CODE, UC_HOOK_INTR, UC_HOOK_MEM_UNMAPPED, UC_MODE_ARM, UC_PROT_ALL
 from unicorn.unicorn_py3.arch.types import uc_hook_h
 from unicorn.unicorn_py3.unicorn import HOOK_CODE_CFUNC, HOOK_INTR_CFUNC, HOOK_MEM_INVALID_CFUNC, Uc, uclib
@@ -39,25 +45,70 @@ CONTEXT_REGS: tuple[int, ...] = (*X_REGS, REG_SP, REG_PC, REG_NZCV)
 CTX_PC = 32  # index of PC in CONTEXT_REGS
 _U32 = struct.Struct("<I")
 
+#: Where :meth:`Machine.run` tells the emulator to stop: never mapped, so no translated block is lost.
+UNTIL = 0xFFFF_0000_0000
+
+# Exception numbers the interrupt hook reports (QEMU's EXCP_* for AArch64).
+INTNO_UNDEF = 1
+INTNO_SVC = 2
+INTNO_PREFETCH_ABORT = 3
+INTNO_DATA_ABORT = 4
+INTNO_BRK = 7
+INTNO_HVC = 11
+INTNO_SMC = 13
+
+#: The status :meth:`Machine.run` returns for a fetch from unmapped memory.
+STATUS_FETCH_UNMAPPED: int = ucc.UC_ERR_FETCH_UNMAPPED
+_WRITE_ACCESSES = frozenset({ucc.UC_MEM_WRITE_UNMAPPED, ucc.UC_MEM_WRITE})
+
+_V, _I = ctypes.c_void_p, ctypes.c_int
+assert ctypes.sizeof(_V) == ctypes.sizeof(ctypes.c_uint64) == 8
+
+
+def fast_function(name: str, *argtypes: Any) -> Any:
+    """libunicorn's ``name``, called with plain ints: handles, pointers and 64-bit values as
+    ``c_void_p`` (which ctypes converts from an int far faster than ``c_uint64``, or than it checks
+    an array against an ``LP_c_int`` argument; on LP64 both are passed alike)."""
+    address = ctypes.cast(getattr(uclib, name), ctypes.c_void_p).value
+    assert address is not None, name
+    return ctypes.CFUNCTYPE(ctypes.c_int, *argtypes)(address)
+
+
+_emu_start = fast_function("uc_emu_start", _V, _V, _V, _V, _V)  # uc, begin, until, timeout (u64), count (size_t)
+_emu_stop = fast_function("uc_emu_stop", _V)
+_reg_read = fast_function("uc_reg_read", _V, _I, _V)
+_reg_write = fast_function("uc_reg_write", _V, _I, _V)
+_reg_read_batch = fast_function("uc_reg_read_batch", _V, _V, _V, _I)
+_reg_write_batch = fast_function("uc_reg_write_batch", _V, _V, _V, _I)
+
+
+def _ignore(intno: int) -> None:
+    pass
+
+
+def status_text(status: int) -> str:
+    """The emulator's description of a non-zero :meth:`Machine.run` status."""
+    return str(cast(Any, UcError)(status))
+
 
 class _Batch:
     """A fixed list of registers read or written with one C call."""
 
-    def __init__(self, handle: Any, regs: tuple[int, ...]) -> None:
+    def __init__(self, handle: int, regs: tuple[int, ...]) -> None:
         n = len(regs)
-        self._handle = handle
-        self._n = n
         self._ids = (ctypes.c_int * n)(*regs)
         self.values = (ctypes.c_uint64 * n)()
         base = ctypes.addressof(self.values)
         self._ptrs = (ctypes.c_void_p * n)(*(base + 8 * i for i in range(n)))
+        #: The arguments of ``uc_reg_*_batch``, as ints (the arrays above keep the memory alive).
+        self.call = (handle, ctypes.addressof(self._ids), ctypes.addressof(self._ptrs), n)
 
     def read(self) -> Any:
-        uclib.uc_reg_read_batch(self._handle, self._ids, self._ptrs, self._n)
+        _reg_read_batch(*self.call)
         return self.values
 
     def write(self) -> None:
-        uclib.uc_reg_write_batch(self._handle, self._ids, self._ptrs, self._n)
+        _reg_write_batch(*self.call)
 
 
 class Machine:
@@ -74,35 +125,65 @@ class Machine:
         self.ram = (ctypes.c_ubyte * size)()
         self.ram_addr = ctypes.addressof(self.ram)
         self.uc.mem_map_ptr(base, size, UC_PROT_ALL, self.ram)
-        handle = self.uc._uch
-        self.handle = handle
+        self.handle = self.uc._uch
+        handle: int = self.handle.value  # the engine's address, for the fast calls
+        self._h = handle
         self._callbacks: list[Any] = []
         self.closed = False
         #: The PC when known without asking the CPU (None: ask). Valid only while the CPU is stopped;
         #: the scheduler (System._execute) starts the CPU here and clears it.
         self.pc_hint: int | None = None
         self._u64 = ctypes.c_uint64()
+        self._u64_addr = ctypes.addressof(self._u64)
         self._args = _Batch(handle, X_REGS[:4])
+        self._args_values = self._args.values
+        self._args_call = self._args.call
         self._ret = _Batch(handle, X_REGS[:18])  # x0 = result, x1..x17 = 0 (CALL-5)
+        self._ret_values = self._ret.values
+        self._ret_call = self._ret.call
         self._ctx = _Batch(handle, CONTEXT_REGS)
+        self._xs = _Batch(handle, X_REGS)
+        self._exception: Callable[[int], None] = _ignore  # see on_exception
+        self._exception_hooked = False
         #: Saved contexts of the vCPUs not loaded in the CPU right now.
         self.contexts: list[list[int] | None] = [None] * vcpus
         self.loaded = 0
 
     # --- running --------------------------------------------------------------------------
 
+    def run(self, count: int) -> int:
+        """Run the loaded vCPU from its PC for at most ``count`` instructions: the world switch.
+
+        Returns when a hook stopped the CPU (:meth:`stop`), the guest executed ``wfi``, the count
+        ran out, or the emulator failed (the status, non-zero: :func:`status_text`). The hooks run
+        inside this call, on the same thread.
+        """
+        begin = self.pc_hint
+        if begin is None:
+            begin = self.reg(REG_PC)
+        self.pc_hint = None
+        status: int = _emu_start(self._h, begin, UNTIL, 0, count)
+        return status
+
     def stop(self) -> None:
         """Ask the CPU to stop after the current block (``uc_emu_stop``: asynchronous)."""
-        uclib.uc_emu_stop(self.handle)
+        _emu_stop(self._h)
 
     def on_exception(self, callback: Callable[[int], None]) -> None:
-        """Call ``callback(intno)`` for every exception the guest takes (hvc, smc, brk, undef, ...)."""
-        cb = HOOK_INTR_CFUNC(lambda _uc, intno, _data: callback(intno))
-        self._add_hook(UC_HOOK_INTR, cb)
+        """Call ``callback(intno)`` for every exception the guest takes (hvc, smc, brk, undef, ...).
 
-    def on_unmapped(self, callback: Callable[[int, int], bool]) -> None:
-        """Call ``callback(access, address)`` when the guest touches unmapped memory; False = fault."""
-        cb = HOOK_MEM_INVALID_CFUNC(lambda _uc, access, address, _size, _value, _data: callback(access, address))
+        A later call replaces the callback (one hook either way).
+        """
+        self._exception = callback
+        if not self._exception_hooked:
+            self._exception_hooked = True
+            cb = HOOK_INTR_CFUNC(lambda _uc, intno, _data: self._exception(intno))
+            self._add_hook(UC_HOOK_INTR, cb)
+
+    def on_unmapped(self, callback: Callable[[bool, int], bool]) -> None:
+        """Call ``callback(is_write, address)`` when the guest touches unmapped memory; False = fault."""
+        writes = _WRITE_ACCESSES
+        cb = HOOK_MEM_INVALID_CFUNC(lambda _uc, access, address, _size, _value, _data: callback(access in writes, address))
         self._add_hook(UC_HOOK_MEM_UNMAPPED, cb)
 
     def on_code_at(self, address: int, callback: Callable[[], None]) -> None:
@@ -146,13 +227,14 @@ class Machine:
     # --- registers ------------------------------------------------------------------------
 
     def reg(self, reg: int) -> int:
-        uclib.uc_reg_read(self.handle, reg, ctypes.byref(self._u64))
-        return int(self._u64.value)
+        _reg_read(self._h, reg, self._u64_addr)
+        value: int = self._u64.value
+        return value
 
     def set_reg(self, reg: int, value: int) -> None:
         self.pc_hint = value if reg == REG_PC else self.pc_hint
         self._u64.value = value
-        uclib.uc_reg_write(self.handle, reg, ctypes.byref(self._u64))
+        _reg_write(self._h, reg, self._u64_addr)
 
     @property
     def pc(self) -> int:
@@ -165,13 +247,19 @@ class Machine:
         return self.pc_hint
 
     def args(self) -> tuple[int, int, int, int]:
-        v = self._args.read()
+        """x0..x3, read with one call."""
+        _reg_read_batch(*self._args_call)
+        v = self._args_values
         return v[0], v[1], v[2], v[3]
+
+    def xregs(self) -> tuple[int, ...]:
+        """x0..x30, read with one call."""
+        return tuple(self._xs.read())
 
     def set_return(self, x0: int) -> None:
         """Return from a hypercall: x0 = result, x1..x17 = 0 (CALL-5)."""
-        self._ret.values[0] = x0
-        self._ret.write()
+        self._ret_values[0] = x0
+        _reg_write_batch(*self._ret_call)
 
     def save(self) -> list[int]:
         return list(self._ctx.read())
@@ -219,6 +307,7 @@ class Machine:
             finalizer()  # uc_close, exactly once (the binding's own finalizer)
         self.uc = None
         self._callbacks.clear()
+        self._exception = _ignore
         self.ram = (ctypes.c_ubyte * 0)()
         self.ram_addr = 0
         self.size = 0

@@ -1,36 +1,51 @@
-"""A booted system: the VMs' machines, the ABI core, and the scheduler that runs one physical CPU.
+"""A booted system: the VMs' machines, a profile's ABI core, and the scheduler that runs one physical CPU.
 
-The scheduler lives in Python, outside Unicorn's callbacks: it runs the current vCPU with
-``emu_start`` until an event (a hypercall that switches, a ``wfi``, the end of a time slice,
-a fault, the primary driver handing back to Python), then decides what runs next. Hypercalls
-that do not switch are answered inside the interrupt hook, and the guest goes on in the same
-``emu_start``.
+The scheduler lives in Python, outside Unicorn's callbacks: it runs the current vCPU
+(:meth:`Machine.run`) until it stops -- a call the core answered with a switch, a ``wfi``, the
+end of a time slice, a fault, the primary driver handing back to Python -- and the core's
+:class:`~reference_hv.core_api.Answer` names the vCPU that runs next (:meth:`System._switch`).
+Calls the core answers with a value are answered inside the interrupt hook, and the guest goes on
+in the same run.
+
+The hooks never raise into Unicorn's C: each records what stopped the CPU in ``System._stop``
+(the core's :class:`Answer` to a call, a :class:`Fault`, or one of the small stop classes below)
+and asks the CPU to stop.
+
+Deliberately wrong builds change the machine layer through :meth:`System.intercept` (hooks
+before and after the core answers an ``hvc`` or ``smc``, after a vCPU receives its x0), never
+by subclassing ``System``.
 """
 
 from __future__ import annotations
 
 import ctypes
+import importlib
 import struct
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, cast
+from typing import Literal, cast, overload
 
-from unicorn.unicorn import UcError
-from unicorn.unicorn_py3.unicorn import uclib
-
-from guest_asm import abi, programs
+import profiles
+from guest_asm import layout, programs
 from guest_asm.assembler import Image, assemble
-from reference_hv.core import Core, Outcome, Vcpu, VcpuState, Vm
-from reference_hv.machine import REG_PC, X_REGS, Machine
+from reference_hv.core_api import Answer, Core, CoreFactory, Vcpu, VmLayout
+from reference_hv.machine import (
+    INTNO_BRK,
+    INTNO_DATA_ABORT,
+    INTNO_HVC,
+    INTNO_PREFETCH_ABORT,
+    INTNO_SMC,
+    INTNO_SVC,
+    INTNO_UNDEF,
+    REG_PC,
+    STATUS_FETCH_UNMAPPED,
+    UNTIL,
+    X_REGS,
+    Machine,
+    status_text,
+)
 from reference_hv.trace import RawEvent, TraceEvent, events
 
-INTNO_UNDEF = 1
-INTNO_SVC = 2
-INTNO_BRK = 7
-INTNO_HVC = 11
-INTNO_SMC = 13
-INTNO_PREFETCH_ABORT = 3
-INTNO_DATA_ABORT = 4
 _INTNO_KINDS = {
     INTNO_UNDEF: "undefined instruction",
     # Taken with the guest's MMU on (a translation or permission fault of its own page tables).
@@ -40,20 +55,19 @@ _INTNO_KINDS = {
     INTNO_BRK: "breakpoint (brk)",
 }
 
-MASK64 = abi.MASK64
+MASK64 = layout.MASK64
 _BLOCK_IN = struct.Struct("<32Q")  # op, x0..x30 (DRIVER_OP, DRIVER_IN)
 _BLOCK_OUT = struct.Struct("<31Q")  # x0..x30 (DRIVER_OUT)
 _U32 = struct.Struct("<I")
-assert abi.DRIVER_IN == 8 and abi.DRIVER_OP == 0
+assert layout.DRIVER_IN == 8 and layout.DRIVER_OP == 0
 
 INSN_DC_ZVA = 0xD50B7420  # dc zva, Xt (Rt in bits 4..0)
 INSN_ERET = 0xD69F03E0
 _ERET_BYTES = INSN_ERET.to_bytes(4, "little")
 LEGAL_ERET_MODES = frozenset({0b0000, 0b0100, 0b0101})  # EL0t, EL1t, EL1h
 DC_ZVA_BLOCK = 64  # DCZID_EL0.BS of the emulated CPU: 2**4 words
+INSN_WFI = layout.INSN_WFI
 
-#: Where ``emu_start`` is told to stop: never mapped, so no translated block is lost.
-UNTIL = 0xFFFF_0000_0000
 DEFAULT_BASE = 0x4000_0000
 VM_ALIGN = 0x10_0000
 MAX_VMS = 64
@@ -92,9 +106,12 @@ class VMSpec:
     ready_vcpus: int = 1
 
     @classmethod
-    def program(cls, program: str, *, memory: int = 0x10_0000, vcpus: int = 1, **params: int) -> VMSpec:
+    def program(
+        cls, program: str, *, memory: int = 0x10_0000, vcpus: int = 1, profile: str = profiles.DEFAULT, **params: int
+    ) -> VMSpec:
         """A VM running a program of the guest library, e.g. ``VMSpec.program("relay", NEXT_HOP=2)``."""
-        return cls(programs.source(program, **params), name=f"{program}.S", memory=memory, vcpus=vcpus)
+        library = importlib.import_module(f"{profiles.get(profile).package}.programs").LIBRARY
+        return cls(library.source(program, **params), name=f"{program}.S", memory=memory, vcpus=vcpus)
 
 
 @dataclass(frozen=True)
@@ -159,15 +176,73 @@ class CallResult:
         return "returned"
 
 
-# What stopped the CPU, set by the hooks (ints: this is the hot path).
-_EV_NONE, _EV_OUTCOME, _EV_DRIVER, _EV_FAULT, _EV_INTERNAL = range(5)
+# --- what stopped the CPU (set by the hooks in System._stop; None: it stopped by itself) --------
+
+
+class _DriverReady:
+    """The primary driver reached ``hf_driver_ready``: the call is done."""
+
+
+_DRIVER_READY = _DriverReady()
+
+
+class _InternalError:
+    """A hook raised: a bug of the reference (or of an interceptor), never the guest's doing."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+#: An Answer: a call the core answered with a switch or the end of the run (its x0 in
+#: ``System._call_x0``, to name it in the trace). None: the CPU stopped by itself.
+_Stop = Answer | Fault | _DriverReady | _InternalError | None
+
+
+# --- the interception API -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Trap:
+    """An ``hvc`` or ``smc`` as an interceptor sees it (:meth:`System.intercept`)."""
+
+    system: System
+    kind: str  # "hvc" or "smc"
+    vm: int
+    vcpu: int
+    #: The call's registers as recorded in the trace: x0..x3 for an hvc, (x0,) for an smc.
+    args: tuple[int, ...]
+    #: The caller's machine, to read or change registers and memory.
+    machine: Machine
+
+
+@dataclass(frozen=True)
+class Return:
+    """A vCPU that has just received its x0 (x1..x17 zeroed, CALL-5), as an interceptor sees it."""
+
+    system: System
+    vm: int
+    vcpu: int
+    x0: int
+    #: False: the immediate answer to its own hvc; True: the pending value of a vCPU switched back in.
+    resumed: bool
+    #: x0..x30 as they were before x0 was written.
+    before: tuple[int, ...]
+    machine: Machine
+
+
+Before = Callable[[Trap], Answer | None]
+After = Callable[[Trap, Answer], Answer]
+AfterReturn = Callable[[Return], None]
+INTERCEPT_KINDS = ("hvc", "smc", "return")
 
 
 class System:
     """A booted system. With no ``primary`` spec the primary runs the driver (:meth:`call`).
 
-    ``core_class`` replaces the ABI core (a subclass of :class:`reference_hv.core.Core`): the seam
-    through which deliberately wrong builds are made for the suite's self-test.
+    ``profile`` selects the ABI (its ``Core`` answers the traps); ``core_class`` replaces that core
+    with another :data:`~reference_hv.core_api.CoreFactory` (e.g. a deliberately wrong subclass).
     """
 
     def __init__(
@@ -182,7 +257,8 @@ class System:
         fault_policy: Literal["stop", "continue"] = "stop",
         base: int = DEFAULT_BASE,
         trace: bool = True,
-        core_class: type[Core] = Core,
+        profile: str = profiles.DEFAULT,
+        core_class: CoreFactory | None = None,
     ) -> None:
         for what, value in (("time_slice", time_slice), ("budget", budget), ("max_switches", max_switches)):
             if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_COUNT:
@@ -197,6 +273,7 @@ class System:
         specs = [primary, *secondaries]
         if len(specs) > MAX_VMS:
             raise ConfigError(f"{len(specs)} VMs: at most {MAX_VMS} are supported")
+        self.profile = profiles.get(profile)
         self.time_slice = time_slice
         self.budget = budget
         self.max_switches = max_switches
@@ -207,7 +284,7 @@ class System:
         self.faults: list[Fault] = []
         self.machines: list[Machine] = []
         self.images: list[Image] = []
-        vms: list[Vm] = []
+        vms: list[VmLayout] = []
         addr = base
         for vm_id, spec in enumerate(specs):
             self._check_spec(vm_id, spec)
@@ -218,26 +295,27 @@ class System:
                 machine.start_vcpu(idx, image.entry, x0=idx)
             self.machines.append(machine)
             self.images.append(image)
-            vms.append(Vm(vm_id, addr, spec.memory, [Vcpu(vm_id, i) for i in range(spec.vcpus)]))
+            vms.append(VmLayout(vm_id, addr, spec.memory, spec.vcpus, spec.ready_vcpus))
             addr = (addr + spec.memory + VM_ALIGN - 1) // VM_ALIGN * VM_ALIGN
-        self.core = core_class(vms, self._copy)
-        self._hvcs = [self._make_hvc(vm_id, machine) for vm_id, machine in enumerate(self.machines)]
+        if core_class is None:
+            core_class = self.profile.module("core").Core
+        self.core: Core = core_class(vms, self._copy)
+        self._current: Vcpu = self.core.first()
+        self._stop: _Stop = None
+        self._call_x0 = 0
+        self._mem_fault: tuple[int, int, bool] | None = None  # (address, pc, is_write)
+        self._before: dict[str, list[Before]] = {"hvc": [], "smc": []}
+        self._after: dict[str, list[After]] = {"hvc": [], "smc": []}
+        self._returns: list[AfterReturn] = []
         for vm_id, machine in enumerate(self.machines):
             machine.on_exception(self._make_hook(vm_id, machine))
-            machine.on_unmapped(self._make_mem_hook(vm_id))
+            machine.on_unmapped(self._make_mem_hook(vm_id, machine))
             code = self.images[vm_id].code  # Unicorn returns from an illegal eret as if legal
             off = code.find(_ERET_BYTES)
             while off >= 0:
                 if off % 4 == 0:
                     machine.on_code_at(machine.base + off, self._make_eret_hook(vm_id, machine))
                 off = code.find(_ERET_BYTES, off + 1)
-        for vm, spec in zip(vms, specs, strict=True):
-            for idx in range(1, spec.ready_vcpus):
-                vm.vcpus[idx].state = VcpuState.READY
-        self._current: Vcpu = vms[0].vcpus[0]
-        self._ev = _EV_NONE
-        self._ev_obj: Outcome | Fault | BaseException | None = None
-        self._mem_fault: tuple[int, int, bool] | None = None  # (address, pc, is_write)
         if self.driven:
             driver = self.images[0]
             self._driver_ready = driver.symbol("hf_driver_ready")
@@ -257,7 +335,7 @@ class System:
             raise ConfigError(f"{who}: vcpus must be 1..{MAX_VCPUS}, not {spec.vcpus}")
         if not 1 <= spec.ready_vcpus <= spec.vcpus:
             raise ConfigError(f"{who}: ready_vcpus must be 1..vcpus, not {spec.ready_vcpus}")
-        if spec.memory % abi.PAGE_SIZE or not abi.PAGE_SIZE <= spec.memory <= MAX_MEMORY:
+        if spec.memory % layout.LIB_PAGE_SIZE or not layout.LIB_PAGE_SIZE <= spec.memory <= MAX_MEMORY:
             raise ConfigError(f"{who}: memory must be a multiple of 4 KiB up to {MAX_MEMORY:#x}, not {spec.memory:#x}")
 
     @staticmethod
@@ -306,11 +384,52 @@ class System:
 
     @property
     def trace(self) -> list[TraceEvent]:
-        return events(self._raw)
+        return events(self._raw, self.profile.call_name)
 
-    def vcpu_state(self, vm: int, vcpu: int) -> VcpuState:
-        """Introspection for the reference's own tests (not part of the conformance protocol)."""
-        return self.core.vms[vm].vcpus[vcpu].state
+    def vcpu_state(self, vm: int, vcpu: int) -> object:
+        """The vCPU's state in the core's terms: introspection for the reference's own tests
+        (not part of the conformance protocol)."""
+        return self.core.vcpu_state(vm, vcpu)
+
+    @overload
+    def intercept(self, kind: Literal["hvc", "smc"], *, before: Before | None = None, after: After | None = None) -> None: ...
+
+    @overload
+    def intercept(self, kind: Literal["return"], *, after: AfterReturn) -> None: ...
+
+    def intercept(self, kind: str, *, before: Before | None = None, after: After | AfterReturn | None = None) -> None:
+        """Run ``before`` / ``after`` around every ``kind`` event, from the next one on (in the
+        spirit of Qiling's ``set_syscall`` ENTER / EXIT hooks): how a deliberately wrong build
+        deviates at the machine level without a second machine layer.
+
+        * ``"hvc"``, ``"smc"``: ``before(trap) -> Answer | None`` runs before the core; an
+          :class:`Answer` is used instead of asking the core (the first one given wins).
+          ``after(trap, answer) -> Answer`` runs after the core answered; what it returns is what
+          the system applies (the trace records it). Both may change registers or memory through
+          ``trap.machine`` / ``trap.system``; the system then writes the answer's x0 (an hvc's
+          with x1..x17 zeroed, an smc's alone).
+        * ``"return"``: ``after(ret: Return)`` runs after a vCPU received its x0 and x1..x17 were
+          zeroed: the immediate answer to its hvc, or its pending value when it is switched back
+          in (``ret.resumed``); ``ret.before`` holds x0..x30 as they were.
+
+        Interceptors run inside Unicorn's hooks: an exception in one stops the system with a
+        :class:`HarnessError`. Several interceptors of a kind run in the order they were added.
+        """
+        if kind not in INTERCEPT_KINDS:
+            raise ValueError(f"intercept: kind must be one of {', '.join(INTERCEPT_KINDS)}, not {kind!r}")
+        if kind == "return":
+            if before is not None:
+                raise ValueError("intercept('return'): only after= (the value is delivered already)")
+            if after is not None:
+                self._returns.append(cast(AfterReturn, after))
+        else:
+            if before is not None:
+                self._before[kind].append(before)
+            if after is not None:
+                self._after[kind].append(cast(After, after))
+        for vm_id, machine in enumerate(self.machines):
+            if not machine.closed:
+                machine.on_exception(self._make_hook(vm_id, machine))
 
     def call(
         self,
@@ -332,9 +451,9 @@ class System:
             raise HarnessError("call() needs the primary driver: this system was booted with its own primary")
         self._check_running()
         try:
-            op = abi.DRIVER_OPS.index(insn)
+            op = layout.DRIVER_OPS.index(insn)
         except ValueError:
-            raise HarnessError(f"unsupported instruction {insn!r}; one of {', '.join(abi.DRIVER_OPS)}") from None
+            raise HarnessError(f"unsupported instruction {insn!r}; one of {', '.join(layout.DRIVER_OPS)}") from None
         values = [0] * 31
         values[:4] = [x0 & MASK64, x1 & MASK64, x2 & MASK64, x3 & MASK64]
         for n, v in (regs or {}).items():
@@ -346,9 +465,9 @@ class System:
         primary.set_reg(REG_PC, self._driver_ready + 4)
         start = len(self._raw)
         stop = self._execute()
-        trace = tuple(events(self._raw, start)) if self._tracing else ()
+        trace = tuple(events(self._raw, self.profile.call_name, start)) if self._tracing else ()
         if stop == "driver":
-            regs_out = _BLOCK_OUT.unpack_from(primary.ram, self._driver_block_off + abi.DRIVER_OUT)
+            regs_out = _BLOCK_OUT.unpack_from(primary.ram, self._driver_block_off + layout.DRIVER_OUT)
             return CallResult(regs=regs_out, trace=trace)
         return self._stopped(stop, trace)
 
@@ -359,7 +478,7 @@ class System:
         self._check_running()
         start = len(self._raw)
         stop = self._execute()
-        return self._stopped(stop, tuple(events(self._raw, start)))
+        return self._stopped(stop, tuple(events(self._raw, self.profile.call_name, start)))
 
     def close(self) -> None:
         """Free the emulators and guest memory; the trace stays readable."""
@@ -399,8 +518,12 @@ class System:
         raise HarnessError(f"unexpected stop {stop!r}")  # pragma: no cover - _execute returns the above
 
     def _copy(self, src_vm: int, src: int, dst_vm: int, dst: int, size: int) -> None:
+        """The core's copy function (core_api.CopyFn): both ranges must lie in their VM's memory."""
         s, d = self.machines[src_vm], self.machines[dst_vm]
-        # Both pages were checked by HF_VM_CONFIGURE to lie in their VM's memory.
+        if not (size >= 0 and s.contains(src, size) and d.contains(dst, size)):
+            raise HarnessError(
+                f"the core copied {size:#x} bytes from VM {src_vm} {src:#x} to VM {dst_vm} {dst:#x}: outside their memory"
+            )
         ctypes.memmove(d.ram_addr + dst - d.base, s.ram_addr + src - s.base, size)
 
     def _log(
@@ -409,42 +532,105 @@ class System:
         if self._tracing:
             self._raw.append((kind, vm, vcpu, args, result, detail))
 
-    def _make_hvc(self, vm_id: int, m: Machine) -> Callable[[], None]:
-        """The hypercall path of ``vm_id``: answered on the spot unless the CPU must switch."""
-        hypercall = self.core.hypercall
-
-        def hvc() -> None:
-            args = m.args()
-            vcpu_idx = self._current.index
-            outcome = hypercall(vm_id, vcpu_idx, *args)
-            ret = outcome.ret
-            if self._tracing:
-                self._raw.append(("hvc", vm_id, vcpu_idx, args, ret, ""))
-            if ret is not None:
-                m.set_return(ret)
-                return
-            self._ev, self._ev_obj = _EV_OUTCOME, outcome
-            m.stop()
-
-        return hvc
+    # --- the hooks (they run inside Machine.run; none may raise) -------------------------------
 
     def _make_hook(self, vm_id: int, m: Machine) -> Callable[[int], None]:
-        hvc = self._hvcs[vm_id]
-        on_exception = self._on_exception
-        # A subclass that intercepts exceptions (reference_hv.mutants) sees every hvc too.
-        direct = type(self)._on_exception is System._on_exception
+        """The exception hook of ``vm_id``: an hvc is answered here, on the hot path -- through
+        :meth:`_trap` when interceptors are installed, else with the same steps inlined."""
+        other = self._on_exception
+        if self._before["hvc"] or self._after["hvc"] or self._returns:
+
+            def intercepted(intno: int) -> None:
+                try:
+                    if intno == INTNO_HVC:
+                        self._trap("hvc", vm_id, m, m.args())
+                    else:
+                        other(vm_id, m, intno)
+                except BaseException as e:  # noqa: BLE001 - a harness bug must not unwind through C
+                    self._stop = _InternalError(e)
+                    m.stop()
+
+            return intercepted
+
+        hypercall = self.core.hypercall
+        args_of, set_return, stop_cpu = m.args, m.set_return, m.stop
+        tracing, raw = self._tracing, self._raw
 
         def hook(intno: int) -> None:
             try:
-                if direct and intno == INTNO_HVC:
-                    hvc()
-                else:
-                    on_exception(vm_id, intno)
+                if intno != INTNO_HVC:
+                    other(vm_id, m, intno)
+                    return
+                args = args_of()
+                vcpu_idx = self._current.index
+                answer = hypercall(vm_id, vcpu_idx, *args)
+                ret = answer.ret
+                if tracing:
+                    raw.append(("hvc", vm_id, vcpu_idx, args, ret, ""))
+                if ret is not None:
+                    set_return(ret)
+                    return
+                self._stop = answer
+                self._call_x0 = args[0]
+                stop_cpu()
             except BaseException as e:  # noqa: BLE001 - a harness bug must not unwind through C
-                self._ev, self._ev_obj = _EV_INTERNAL, e
-                m.stop()
+                self._stop = _InternalError(e)
+                stop_cpu()
 
         return hook
+
+    def _trap(self, kind: str, vm_id: int, m: Machine, args: tuple[int, ...]) -> None:
+        """An hvc or smc with the interceptors: before, the core, after; then the answer is applied."""
+        vcpu_idx = self._current.index
+        trap = Trap(self, kind, vm_id, vcpu_idx, args, m)
+        answer: Answer | None = None
+        for before in self._before[kind]:
+            answer = before(trap)
+            if answer is not None:
+                break
+        if answer is None:
+            if kind == "hvc":
+                answer = self.core.hypercall(vm_id, vcpu_idx, args[0], args[1], args[2], args[3])
+            else:
+                answer = self.core.smc(vm_id, vcpu_idx, args[0])
+        for after in self._after[kind]:
+            answer = after(trap, answer)
+        ret = answer.ret
+        self._log(kind, vm_id, vcpu_idx, args, ret)
+        if ret is None:
+            self._stop = answer
+            self._call_x0 = args[0]
+            m.stop()
+        elif kind == "smc":
+            m.set_reg(X_REGS[0], ret)  # CALL-7: only x0 changes
+        else:
+            self._return(m, vm_id, vcpu_idx, ret, resumed=False)
+
+    def _return(self, m: Machine, vm_id: int, vcpu_idx: int, x0: int, *, resumed: bool) -> None:
+        """Deliver x0 to the loaded vCPU of ``m`` (x1..x17 zeroed, CALL-5), then the "return" interceptors."""
+        if not self._returns:
+            m.set_return(x0)
+            return
+        before = m.xregs()
+        m.set_return(x0)
+        ret = Return(self, vm_id, vcpu_idx, x0, resumed, before, m)
+        for after in self._returns:
+            after(ret)
+
+    def _on_exception(self, vm_id: int, m: Machine, intno: int) -> None:
+        """An exception other than an hvc: an ``smc``, the driver's ``brk``, or a fault."""
+        if intno == INTNO_SMC:
+            self._trap("smc", vm_id, m, (m.reg(X_REGS[0]),))
+            return
+        pc = m.pc
+        if intno == INTNO_BRK and vm_id == 0 and self.driven and pc == self._driver_ready:
+            self._stop = _DRIVER_READY
+            m.stop()
+            return
+        kind = _INTNO_KINDS.get(intno, f"exception {intno}")
+        address = pc if intno == INTNO_PREFETCH_ABORT else None  # the fetch that faulted is at PC
+        self._stop = Fault(vm_id, self._current.index, pc, kind, address)
+        m.stop()
 
     def _make_eret_hook(self, vm_id: int, m: Machine) -> Callable[[], None]:
         """Before an ``eret``: a return to a mode EL1 cannot return to (EL2, EL3, a reserved M)
@@ -457,134 +643,120 @@ class System:
                 if mode & 0x10 or mode in LEGAL_ERET_MODES:  # AArch32 targets are not judged here
                     return
                 kind = f"illegal exception return (eret with SPSR_EL1 {spsr:#x}: mode {mode:#06b} is not EL0t, EL1t or EL1h)"
-                self._ev, self._ev_obj = _EV_FAULT, Fault(vm_id, self._current.index, m.pc, kind)
+                self._stop = Fault(vm_id, self._current.index, m.pc, kind)
             except BaseException as e:  # noqa: BLE001 - like every hook: a harness bug must not unwind through C
-                self._ev, self._ev_obj = _EV_INTERNAL, e
+                self._stop = _InternalError(e)
             m.stop()
 
         return hook
 
-    def _make_mem_hook(self, vm_id: int) -> Callable[[int, int], bool]:
-        def hook(access: int, address: int) -> bool:
-            self._mem_fault = (address, self.machines[vm_id].pc, access in _WRITE_ACCESSES)
+    def _make_mem_hook(self, vm_id: int, m: Machine) -> Callable[[bool, int], bool]:
+        def hook(is_write: bool, address: int) -> bool:
+            try:
+                self._mem_fault = (address, m.pc, is_write)
+            except BaseException as e:  # noqa: BLE001 - like every hook
+                self._stop = _InternalError(e)
             return False
 
         return hook
 
-    def _on_exception(self, vm_id: int, intno: int) -> None:
-        """An exception taken by ``vm_id``'s guest: ``hvc``, ``smc``, the driver's ``brk``, faults."""
-        if intno == INTNO_HVC:
-            self._hvcs[vm_id]()
-            return
-        m = self.machines[vm_id]
-        vcpu = self._current
-        if intno == INTNO_SMC:
-            x0 = m.reg(X_REGS[0])
-            outcome = self.core.smc(vm_id, x0)
-            self._log("smc", vm_id, vcpu.index, (x0,), outcome.ret)
-            if outcome.ret is not None:
-                m.set_reg(X_REGS[0], outcome.ret)  # CALL-7: only x0 changes
-                return
-            self._ev, self._ev_obj = _EV_OUTCOME, outcome
-            m.stop()
-            return
-        pc = m.pc
-        if intno == INTNO_BRK and vm_id == 0 and self.driven and pc == self._driver_ready:
-            self._ev = _EV_DRIVER
-            m.stop()
-            return
-        kind = _INTNO_KINDS.get(intno, f"exception {intno}")
-        address = pc if intno == INTNO_PREFETCH_ABORT else None  # the fetch that faulted is at PC
-        self._ev, self._ev_obj = _EV_FAULT, Fault(vm_id, vcpu.index, pc, kind, address)
-        m.stop()
+    # --- the scheduler ----------------------------------------------------------------------
 
     def _execute(self) -> Fault | Timeout | str:
         """Run the physical CPU until the primary hands back ("driver"), "system_off", a fault or a timeout.
 
-        This loop is the hot path of every world switch: it keeps to locals and C calls.
+        Run the current vCPU until it stops; the core answers what stopped it with the vCPU that
+        runs next. This loop is the hot path of every world switch: it keeps to locals and C calls.
         """
         budget = self.budget
         switches = 0
         core = self.core
         machines = self.machines
-        emu_start = uclib.uc_emu_start
         time_slice, max_switches = self.time_slice, self.max_switches
         while True:
             vcpu = self._current
-            vm_id = vcpu.vm_id
+            vm_id, vcpu_idx = vcpu.vm_id, vcpu.index
             m = machines[vm_id]
-            if m.loaded != vcpu.index:
-                m.activate(vcpu.index)
-            if vcpu.resume_x0 is not None:
-                m.set_return(vcpu.resume_x0)
-                vcpu.resume_x0 = None
             is_primary = vm_id == 0
             count = budget if is_primary or budget < time_slice else time_slice
-            self._ev = _EV_NONE
             self._mem_fault = None
-            # Machine.start, inlined: this line is the world switch.
-            begin = m.pc_hint if m.pc_hint is not None else m.reg(REG_PC)
-            m.pc_hint = None
-            status = emu_start(m.handle, begin, UNTIL, 0, count)
-            ev = self._ev
-            if status and ev != _EV_INTERNAL:
-                ev, self._ev_obj = _EV_FAULT, self._memory_fault(vcpu, status)
-            if ev == _EV_OUTCOME:
-                outcome = cast(Outcome, self._ev_obj)
-                budget -= 1
-                if outcome.run is not None:
-                    target = core.vms[outcome.run[0]].vcpus[outcome.run[1]]
-                    if self._tracing:
-                        self._raw.append(("switch", target.vm_id, target.index, (), None, "HF_VCPU_RUN"))
-                    self._current = target
-                elif outcome.to_primary is not None:
-                    self._switch_to_primary(outcome.to_primary, "hypercall")
-                elif outcome.system_off:
-                    self._log("stop", vm_id, vcpu.index, detail="PSCI_SYSTEM_OFF")
-                    return "system_off"
-            elif ev == _EV_NONE:
+            status = m.run(count)
+            stop = self._stop  # what a hook saw (None: the CPU stopped by itself)
+            self._stop = None
+            if status and not isinstance(stop, _InternalError):
+                stop = self._memory_fault(vcpu, status)
+            answer: Answer | None = None
+            why: str | None = None  # the switch's reason for the trace (None: the call that stopped the CPU)
+            if stop is None:  # the CPU stopped by itself: a wfi, the end of the count, or a jump to UNTIL
                 pc = m.stopped_pc()
                 off = pc - 4 - m.base
                 if pc == UNTIL:  # a jump to the stop address: as unmapped as any other
-                    kind = "instruction abort (fetch from unmapped address)"
-                    ev, self._ev_obj = _EV_FAULT, Fault(vm_id, vcpu.index, pc, kind, pc)
-                elif 0 <= off <= m.size - 4 and _U32.unpack_from(m.ram, off)[0] == abi.INSN_WFI:  # wfi ends emu_start silently
+                    stop = Fault(vm_id, vcpu_idx, pc, "instruction abort (fetch from unmapped address)", pc)
+                elif 0 <= off <= m.size - 4 and _U32.unpack_from(m.ram, off)[0] == INSN_WFI:  # wfi ends the run silently
                     budget -= 1
-                    self._log("wfi", vm_id, vcpu.index, detail=f"at PC {pc - 4:#x}")
+                    self._log("wfi", vm_id, vcpu_idx, detail=f"at PC {pc - 4:#x}")
                     if not is_primary:  # the primary's wfi is a no-op: no interrupt source is modelled
-                        self._switch_to_primary(core.wait_for_interrupt(vm_id, vcpu.index), "wfi")
+                        answer, why = core.wait_for_interrupt(vm_id, vcpu_idx), "wfi"
                 else:  # the count ran out
                     budget -= count
                     if is_primary:
                         return self._timeout(vcpu, pc, switches)
                     if self._tracing:
-                        self._raw.append(("preempt", vm_id, vcpu.index, (), None, f"at PC {pc:#x}"))
-                    self._switch_to_primary(core.preempted(vm_id, vcpu.index), "time slice")
-            elif ev == _EV_DRIVER:
+                        self._raw.append(("preempt", vm_id, vcpu_idx, (), None, f"at PC {pc:#x}"))
+                    answer, why = core.preempted(vm_id, vcpu_idx), "time slice"
+            elif isinstance(stop, Answer):
+                budget -= 1
+                answer = stop
+            elif stop is _DRIVER_READY:
                 return "driver"
-            elif ev == _EV_INTERNAL:
-                error = cast(BaseException, self._ev_obj)
+            elif isinstance(stop, _InternalError):
                 raise HarnessError(
-                    f"internal error in the reference hypervisor while VM {vm_id} vCPU {vcpu.index} ran: {error!r}"
-                ) from error
-            if ev == _EV_FAULT:
-                fault = cast(Fault, self._ev_obj)
-                self.faults.append(fault)
-                self._log("fault", fault.vm, fault.vcpu, detail=str(fault))
+                    f"internal error in the reference hypervisor while VM {vm_id} vCPU {vcpu_idx} ran: {stop.error!r}"
+                ) from stop.error
+            if isinstance(stop, Fault):
+                self.faults.append(stop)
+                self._log("fault", stop.vm, stop.vcpu, detail=str(stop))
                 budget -= 1
                 if is_primary or self.fault_policy == "stop":
-                    return fault
-                self._switch_to_primary(core.aborted(vm_id, vcpu.index), "fault")
+                    return stop
+                answer, why = core.aborted(vm_id, vcpu_idx), "fault"
+            if answer is not None:
+                if answer.system_off:
+                    self._log("stop", vm_id, vcpu_idx, detail=self._reason(why, None))
+                    return "system_off"
+                if answer.next is not None:
+                    self._switch(answer.next, why)
             switches += 1
             if budget <= 0 or switches > max_switches:
-                return self._timeout(self._current, machines[self._current.vm_id].pc, switches)
+                current = self._current
+                return self._timeout(current, machines[current.vm_id].pc, switches)
 
-    def _switch_to_primary(self, response: int, reason: str) -> None:
-        primary = self.core.resume_primary()
-        primary.resume_x0 = response
+    def _switch(self, vcpu: Vcpu, why: str | None) -> None:
+        """The world switch: ``vcpu`` runs next. The one place a vCPU's pending value (its
+        ``resume_x0``, written by the core) is read, delivered and cleared."""
+        m = self.machines[vcpu.vm_id]
+        if m.loaded != vcpu.index:
+            m.activate(vcpu.index)
+        x0 = vcpu.resume_x0
+        if x0 is not None:
+            vcpu.resume_x0 = None
+            if self._returns:
+                self._return(m, vcpu.vm_id, vcpu.index, x0, resumed=True)
+            else:
+                m.set_return(x0)
         if self._tracing:
-            self._raw.append(("switch", 0, primary.index, (), response, reason))
-        self._current = primary
+            to_primary = vcpu.vm_id == 0
+            self._raw.append(("switch", vcpu.vm_id, vcpu.index, (), x0 if to_primary else None, self._reason(why, vcpu)))
+        self._current = vcpu
+
+    def _reason(self, why: str | None, vcpu: Vcpu | None) -> str:
+        """A switch's reason for the trace: the scheduler's own (``why``), or for the call that
+        stopped the CPU: "hypercall" when it switches to the primary, else its name (HF_VCPU_RUN)."""
+        if why is not None:
+            return why
+        if vcpu is not None and vcpu.vm_id == 0:
+            return "hypercall"
+        return self.profile.call_name(self._call_x0)
 
     def _timeout(self, vcpu: Vcpu, pc: int, switches: int) -> Timeout:
         t = Timeout(vcpu.vm_id, vcpu.index, pc, self.budget, switches)
@@ -592,23 +764,16 @@ class System:
         return t
 
     def _memory_fault(self, vcpu: Vcpu, status: int) -> Fault:
-        if self._mem_fault is None:
-            pc = self.machines[vcpu.vm_id].pc
-            return Fault(vcpu.vm_id, vcpu.index, pc, f"emulator error: {cast(Any, UcError)(status)}")
-        address, pc, is_write = self._mem_fault
         m = self.machines[vcpu.vm_id]
+        if self._mem_fault is None:
+            return Fault(vcpu.vm_id, vcpu.index, m.pc, f"emulator error: {status_text(status)}")
+        address, pc, is_write = self._mem_fault
         insn = m.word(pc)
         if insn is not None and insn & 0xFFFF_FFE0 == INSN_DC_ZVA:
             # dc zva zeroes a whole block: the fault is the block's first byte, not where the
             # emulator's write of it first went unmapped.
             address = m.reg(X_REGS[insn & 0x1F]) & ~(DC_ZVA_BLOCK - 1) if insn & 0x1F != 31 else address
-        if status == _UC_ERR_FETCH_UNMAPPED:
+        if status == STATUS_FETCH_UNMAPPED:
             return Fault(vcpu.vm_id, vcpu.index, pc, "instruction abort (fetch from unmapped address)", address)
         kind = "data abort (write to unmapped address)" if is_write else "data abort (read from unmapped address)"
         return Fault(vcpu.vm_id, vcpu.index, pc, kind, address)
-
-
-from unicorn import unicorn_const as _ucc  # noqa: E402
-
-_UC_ERR_FETCH_UNMAPPED: int = _ucc.UC_ERR_FETCH_UNMAPPED
-_WRITE_ACCESSES = (_ucc.UC_MEM_WRITE_UNMAPPED, _ucc.UC_MEM_WRITE)

@@ -1,4 +1,4 @@
-"""The conformance suite's abstract model (``conformance/model.py``) against the bundled reference.
+"""The conformance suite's abstract model (``profiles/hafnium_2018_10/model.py``) against the bundled reference.
 
 * The model gives the spec's own numbers for the worked examples of §11 (echo, relay, repeated
   echo, here as scripted secondaries), and so does the reference, call for call.
@@ -15,17 +15,18 @@ import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from conformance.model import ERR, Model, first_difference
 from conformance.outcomes import ConformanceFailure
-from guest_asm import programs
 from guest_asm.programs import Call, CopyRecv, Rel, Step
+from profiles.hafnium_2018_10 import programs
+from profiles.hafnium_2018_10.core import Core, MailboxState, Vcpu, Vm
+from profiles.hafnium_2018_10.model import ERR, Model, first_difference
 from reference_hv import System, VMSpec
 from reference_hv.build import ReferenceBuild
-from reference_hv.core import Core, MailboxState, Outcome, Vcpu, Vm
+from reference_hv.core_api import Answer
 
 with warnings.catch_warnings():  # its clause marks are registered by the conformance plugin, not loaded here
     warnings.simplefilter("ignore", pytest.PytestUnknownMarkWarning)
-    from conformance.tests.test_model import MailboxMachine
+    from profiles.hafnium_2018_10.scenarios import MailboxMachine
 
 CFG = Call(0xFF03, Rel(0x10000), Rel(0x11000))
 ECHO_ROUND: list[Step] = [Call(0xFF05, 1), CopyRecv(), Call(0xFF06), Call(0xFF04, 0, 0, reply=True)]
@@ -125,37 +126,31 @@ def test_repeated_echo_example() -> None:
 class IdempotentClear(Core):
     """CLR-2 broken: clearing an empty mailbox returns 0 (the 2019-02 behaviour)."""
 
-    def _mailbox_clear(self, vm: Vm, vcpu: Vcpu, x1: int, x2: int, x3: int) -> Outcome:
+    def _mailbox_clear(self, vm: Vm, vcpu: Vcpu, x1: int, x2: int, x3: int) -> Answer:
         if vm.mailbox is MailboxState.EMPTY:
-            return Outcome(0)
+            return Answer(0)
         return super()._mailbox_clear(vm, vcpu, x1, x2, x3)
 
 
 class CopiesOneMore(Core):
     """SEND-7 broken: one byte beyond ``size`` is copied too."""
 
-    def __init__(self, vms: list[Vm], copy: object) -> None:
-        def longer(src_vm: int, src: int, dst_vm: int, dst: int, size: int) -> None:
-            copy(src_vm, src, dst_vm, dst, min(size + 1, 4096))  # type: ignore[operator]
-
-        super().__init__(vms, longer)
+    def deliver(self, vm: Vm, to: Vm, size: int) -> None:
+        super().deliver(vm, to, min(size + 1, 4096))
 
 
 class NamesTheSender(Core):
     """RUN-7 broken: MESSAGE names the sending VM in bits 31..16."""
 
-    def _mailbox_send(self, vm: Vm, vcpu: Vcpu, x1: int, size: int, x3: int) -> Outcome:
-        out = super()._mailbox_send(vm, vcpu, x1, size, x3)
-        if out.to_primary is not None and out.to_primary & 0xFF == 0x3:
-            return Outcome(None, to_primary=out.to_primary | vm.id << 16)
-        return out
+    def message_response(self, vm: Vm, size: int) -> int:
+        return super().message_response(vm, size) | vm.id << 16
 
 
 class ReceiveIgnoresUpperBlockBits(Core):
     """RECV-3/4 broken: ``block`` is read as a 32-bit value (spec: any non-zero x1 blocks)."""
 
-    def _mailbox_receive(self, vm: Vm, vcpu: Vcpu, block: int, x2: int, x3: int) -> Outcome:
-        return super()._mailbox_receive(vm, vcpu, block & 0xFFFF_FFFF, x2, x3)
+    def blocking(self, block: int) -> bool:
+        return block & 0xFFFF_FFFF != 0
 
 
 CI = settings(max_examples=25, stateful_step_count=30, derandomize=True, database=None, deadline=None,

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from conformance import clauses, plugin, selftest
+from conformance import plugin, selftest
 from conformance.protocol import Build, GuestVM, SystemConfig
-from guest_asm import programs
-from reference_hv import mutants
+from profiles.hafnium_2018_10 import PROFILE, clauses, mutants, programs
+from profiles.hafnium_2018_10.core import Core, Vm
 from reference_hv.build import ReferenceBuild
-from reference_hv.core import Core, Vm
+from reference_hv.system import System
 
 ROOT = Path(__file__).resolve().parent.parent
 NAMES = sorted(mutants.CATALOGUE)
@@ -38,7 +38,7 @@ def _load_mutate_core() -> types.ModuleType:
 def test_catalogue_is_large_and_covers_the_must_clauses() -> None:
     assert len(mutants.CATALOGUE) >= 45
     broken = {c for build in mutants.CATALOGUE.values() for c in build.clauses}
-    must = {c.id for c in clauses.CLAUSES if c.id != "FAULT"} if hasattr(clauses, "CLAUSES") else set(clauses.BY_ID) - {"FAULT"}
+    must = {c.id for c in clauses.CLAUSES}
     assert must - broken == set()
 
 
@@ -50,8 +50,8 @@ def test_mutant_is_a_build_with_registered_clauses(name: str) -> None:
     assert build.description
     assert build.clauses, "a mutant names the clauses it breaks"
     for cid in build.clauses:
-        assert cid in clauses.BY_ID, f"{name}: unknown clause {cid}"
-    assert plugin.resolve_build(f"reference_hv.mutants:{name}") is build
+        assert cid in PROFILE.by_id, f"{name}: unknown clause {cid}"
+    assert plugin.resolve_build(f"profiles.hafnium_2018_10.mutants:{name}") is build
     assert build.capabilities == ReferenceBuild.capabilities
 
 
@@ -66,12 +66,32 @@ def test_mutant_boots(name: str) -> None:
         session.close()
 
 
-def test_controls_are_not_mutants() -> None:
-    assert set(mutants.CONTROLS).isdisjoint(mutants.CATALOGUE)
-    assert mutants.CONTROLS["seam_core"].clauses == ()
-    assert plugin.resolve_build("reference_hv.mutants:seam_core") is mutants.CONTROLS["seam_core"]
+@pytest.mark.parametrize("name", NAMES)
+def test_mutant_is_one_deviation(name: str) -> None:
+    """A mutant is exactly one of: a subclass of the profile's one Core, interceptors installed at
+    boot (never a System subclass), or a changed boot configuration."""
+    build = mutants.CATALOGUE[name]
+    kinds = [build.core_class is not Core, build.intercept is not None, build.config_transform is not None]
+    assert kinds.count(True) == 1, (name, kinds)
+    assert issubclass(build.core_class, Core)
+    assert build.system_options["core_class"] is build.core_class
+
+
+def test_interceptors_are_installed_at_boot() -> None:
+    build = mutants.CATALOGUE["x18_clobbered"]
+    system = build.system([], time_slice=1000)
+    try:
+        assert type(system) is System
+        assert system.call(0xFF01, regs={18: 0x1818}).regs[18] == 0  # the reference keeps x18 (CALL-5)
+    finally:
+        system.close()
+
+
+def test_no_controls_left() -> None:
+    """The core written once leaves nothing for a control build to check: only the reference."""
+    assert not hasattr(mutants, "SeamCore") and "CONTROLS" not in vars(mutants)
     with pytest.raises(plugin.BuildSpecError):
-        plugin.resolve_build("reference_hv.mutants:no_such_mutant")
+        plugin.resolve_build("profiles.hafnium_2018_10.mutants:no_such_mutant")
 
 
 @pytest.mark.parametrize(
@@ -85,7 +105,7 @@ def test_controls_are_not_mutants() -> None:
 )
 def test_mutant_killed_by_its_clause(name: str, clause: str) -> None:
     """The clause's own tests (``--clause``) kill the mutant: a FAIL on that clause in the JSON report."""
-    hv = f"reference_hv.mutants:{name}"
+    hv = f"profiles.hafnium_2018_10.mutants:{name}"
     extra = [*selftest.DETERMINISTIC, "--clause", clause]
     result = selftest.run_one(name, hv, mutants.CATALOGUE[name], extra, timeout=120)
     assert result.status == "killed", result
@@ -103,15 +123,20 @@ def test_summarise_counts_must_failures_only() -> None:
         "clauses": [{"id": "SEND-1", "status": "FAIL"}, {"id": "SEND-2", "status": "PASS"}],
         "tests": [
             {
-                "nodeid": "conformance/tests/test_send.py::t1",
+                "nodeid": "profiles/hafnium_2018_10/tests/test_send.py::t1",
                 "clauses": ["SEND-1"],
                 "outcome": "FAIL",
                 "what": "w",
                 "expected": "1",
                 "actual": "2",
             },
-            {"nodeid": "conformance/tests/test_x.py::t2", "clauses": ["VM-3"], "outcome": "FAIL", "impl_defined": True},
-            {"nodeid": "conformance/tests/test_send.py::t3", "clauses": ["SEND-2"], "outcome": "PASS"},
+            {
+                "nodeid": "profiles/hafnium_2018_10/tests/test_x.py::t2",
+                "clauses": ["VM-3"],
+                "outcome": "FAIL",
+                "impl_defined": True,
+            },
+            {"nodeid": "profiles/hafnium_2018_10/tests/test_send.py::t3", "clauses": ["SEND-2"], "outcome": "PASS"},
         ],
     }
     result = selftest.RunResult("m", "hv", ("SEND-1",))
@@ -132,7 +157,7 @@ def test_selftest_lists_the_catalogue(capsys: pytest.CaptureFixture[str]) -> Non
 
 def test_mutate_core_produces_valid_modules() -> None:
     mutate = _load_mutate_core()
-    source = (ROOT / "reference_hv" / "core.py").read_text()
+    source = (ROOT / "profiles" / "hafnium_2018_10" / "core.py").read_text()
     found = mutate.mutations(source)
     assert len(found) > 100
     assert {m.kind for m in found} >= {"compare", "constant", "boolop", "negate", "drop", "unary"}
@@ -166,7 +191,7 @@ def test_wrong_value_is_a_bounded_fail_not_a_timeout(name: str, selection: str) 
     """A wrong value is a FAIL with expected and actual, in a bounded number of calls: never a
     TIMEOUT, never a loop. (The subprocess limit is a guard against a hang, not a speed target.)"""
     build = mutants.CATALOGUE[name]
-    result = selftest.run_one(name, f"reference_hv.mutants:{name}", build, ["-k", selection], timeout=300)
+    result = selftest.run_one(name, f"profiles.hafnium_2018_10.mutants:{name}", build, ["-k", selection], timeout=300)
     assert result.status == "killed", result
     assert result.blamed and set(result.blamed) <= set(build.clauses), result
     assert "[FAIL]" in result.example and "expected" in result.example and ", got " in result.example, result

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from conformance import clauses, cli, report
+import profiles
+from conformance import cli, report
+from conformance.protocol import TraceRecord
 from conformance.waivers import WaiverError
 from conformance.waivers import load as load_waivers
 
@@ -22,11 +24,11 @@ ROOT = Path(__file__).resolve().parent.parent
 PLUGIN = ["-p", "no:hafnium_conformance", "-p", "conformance.plugin"]
 
 FAKE_BUILD = """
-TRACE = [
-    "#0 VM 0 vCPU 0: hvc HF_VCPU_RUN(0x1, 0x0) (switched out)",
-    "#1 switch -> VM 1 vCPU 0 (HF_VCPU_RUN)",
-    "#2 VM 1 vCPU 0: hvc HF_MAILBOX_SEND(0x0, 0x16, 0x0) (switched out)",
-    "#3 switch -> VM 0 vCPU 0: MESSAGE size=22 (hypercall)",
+TRACE = [  # plain dicts, as a build that does not import the suite emits them; the last is garbage
+    {"seq": 0, "kind": "hvc", "vm": 0, "vcpu": 0, "call": "HF_VCPU_RUN", "args": [0xFF00, 1, 0, 0], "result": None},
+    {"seq": 1, "kind": "switch", "vm": 1, "vcpu": 0, "detail": "HF_VCPU_RUN"},
+    {"seq": 2, "kind": "hvc", "vm": 1, "vcpu": 0, "call": "HF_MAILBOX_SEND", "args": [0xFF04, 0, 22, 0]},
+    {"seq": 3, "kind": "switch", "vm": 0, "vcpu": 0, "result": 0x16_0000_0003, "detail": "hypercall"},
     "#4 <script>alert('guest')</script> | `x` **y**",
 ]
 CLOSED = []
@@ -167,7 +169,7 @@ def test_outcomes_letters_and_exit_status(fake: pytest.Pytester) -> None:
     assert by_id["SEND-6"]["status"] == "FAIL" and (by_id["SEND-6"]["passed"], by_id["SEND-6"]["total"]) == (1, 2)
     assert by_id["SEND-2"]["status"] == "NOT RUN"
     assert by_id["CALL-1"]["status"] == "SKIP"
-    assert [c["id"] for c in data["clauses"]] == [c.id for c in clauses.CLAUSES]
+    assert [c["id"] for c in data["clauses"]] == [c.id for c in profiles.get(profiles.DEFAULT).clauses]
     assert {c["id"]: c["status"] for c in data["impl_defined"]}["VM-3"] == "DEVIATION"
     fail = next(t for t in data["tests"] if t["nodeid"].endswith("test_fail"))
     assert (fail["what"], fail["expected"], fail["actual"]) == (
@@ -176,7 +178,9 @@ def test_outcomes_letters_and_exit_status(fake: pytest.Pytester) -> None:
         "0x0000000000000000",
     )
     assert fail["calls"] == ["hvc #0 x0=0xff04 x1=0x1 x2=0x16 x3=0x0 -> 0x0"]
-    assert fail["trace"][1] == "#1 switch -> VM 1 vCPU 0 (HF_VCPU_RUN)"
+    switch = {"seq": 1, "kind": "switch", "vm": 1, "vcpu": 0, "call": "", "args": [], "result": None, "detail": "HF_VCPU_RUN"}
+    assert fail["trace"][1] == switch  # the records, as JSON
+    assert fail["trace"][4]["kind"] == "note" and fail["trace"][4]["detail"].startswith("unreadable trace entry #4: ")
     boot_error = next(t for t in data["tests"] if t["nodeid"].endswith("test_boot_error"))
     assert "no such board" in boot_error["message"]
     props = props_by_test(fake.path / "j.xml")
@@ -466,18 +470,20 @@ def test_installed_entry_point_loads_once(fake: pytest.Pytester, tmp_path: Path,
 # --- reports ------------------------------------------------------------------------------------
 
 TRACE = [
-    "#0 VM 0 vCPU 0: hvc HF_VCPU_RUN(0x1, 0x0) (switched out)",
-    "#1 switch -> VM 1 vCPU 0 (HF_VCPU_RUN)",
-    "#2 VM 1 vCPU 0: hvc HF_MAILBOX_SEND(0x2, 0x16, 0x0) (switched out)",
-    "#3 switch -> VM 0 vCPU 0: WAKE_UP vm=2 vcpu=0xffff (hypercall)",
-    "#4 VM 1 vCPU 0: wfi",
-    "#5 VM 0 vCPU 0: hvc HF_MAILBOX_SEND(0x5, 0x16, 0x0) -> 0xffffffffffffffff",
-    "garbage <b>line</b>",
+    TraceRecord(0, "hvc", 0, 0, "HF_VCPU_RUN", (0xFF00, 1, 0, 0)),
+    TraceRecord(1, "switch", 1, 0, detail="HF_VCPU_RUN"),
+    TraceRecord(2, "hvc", 1, 0, "HF_MAILBOX_SEND", (0xFF04, 2, 0x16, 0)),
+    TraceRecord(3, "switch", 0, 0, result=0xFFFF_0002_0002, detail="hypercall"),  # WAKE_UP VM 2, no vCPU
+    TraceRecord(4, "wfi", 1, 0, detail="at PC 0x40100010"),
+    TraceRecord(5, "hvc", 0, 0, "HF_MAILBOX_SEND", (0xFF04, 5, 0x16, 0), 0xFFFF_FFFF_FFFF_FFFF),
+    TraceRecord.note("garbage <b>line</b>", 6),
 ]
+DECODE = profiles.get(profiles.DEFAULT).decode
+MESSAGE = profiles.get(profiles.DEFAULT).message
 
 
-def test_sequence_parsing() -> None:
-    vms, steps = report.sequence(TRACE)
+def test_sequence_from_records() -> None:
+    vms, steps = report.sequence(TRACE, DECODE, MESSAGE)
     assert vms == [0, 1, 2]
     kinds = [(s.kind, s.src, s.dst) for s in steps]
     assert kinds == [
@@ -490,14 +496,75 @@ def test_sequence_parsing() -> None:
         ("note", 0, 0),  # a failed send draws no message arrow
         ("plain", 0, 0),
     ]
-    text = "\n".join(report.sequence_ascii(TRACE))
-    assert "message 22 B" in text and "? garbage <b>line</b>" in text
+    assert steps[4].text == "WAKE_UP VM 2, none waiting (hypercall)"  # the run response, read by the profile
+    assert steps[6].text == "vCPU 0: hvc MAILBOX_SEND(0x5, 0x16, 0x0) -> 0xffffffffffffffff (-1)"
+    text = "\n".join(report.sequence_ascii(TRACE, decode=DECODE, message=MESSAGE))
+    assert "message 22 B" in text and "garbage <b>line</b>" in text and "WAKE_UP VM 2" in text
+    assert "WAKE_UP" not in "\n".join(report.sequence_ascii(TRACE))  # no decode: the raw value
+    assert "0xffff00020002 (hypercall)" in "\n".join(report.sequence_ascii(TRACE))
+
+
+def test_sequence_odd_records() -> None:
+    odd = [
+        TraceRecord(0, "hvc", 3, 1, "", (0x4000FF04, 3, 9, 0), 0x0),  # no call name, a send to itself
+        TraceRecord(1, "switch", 0, 0, result=0x1),  # to the vCPU that runs already: a note
+        TraceRecord(2, "fault", 7, 0, detail="data abort\nat 0x0"),  # several lines: one in the chart
+        TraceRecord.note("-- system 2 of 2 --"),
+        TraceRecord(0, "smc", 0, 0, "PSCI_VERSION", (0x84000000,), 2),
+    ]
+    vms, steps = report.sequence(odd, DECODE, MESSAGE)
+    assert vms == [0, 3, 7]
+    assert [(s.kind, s.seq, s.src) for s in steps] == [
+        ("note", "0", 3),
+        ("arrow", "1", 3),
+        ("note", "2", 7),
+        ("plain", "", 0),
+        ("note", "0", 0),
+    ]
+    assert steps[0].text == "vCPU 1: hvc 0x4000ff04(0x3, 0x9, 0x0) -> 0x0"
+    assert steps[2].text == "vCPU 0: fault data abort at 0x0"
+    assert steps[4].text == "vCPU 0: smc PSCI_VERSION() -> 0x2"
+
+
+def test_trace_property_round_trip_and_garbage() -> None:
+    text = report.trace_property(TRACE)
+    assert isinstance(json.loads(text), list) and report.trace_from_property(text) == TRACE
+    (old,) = report.trace_from_property("#0 VM 0 vCPU 0: hvc HF_VCPU_RUN(0x1, 0x0) (switched out)")  # a text trace
+    assert old.kind == "note" and old.detail.startswith("unreadable trace (not JSON")
+    (obj,) = report.trace_from_property('{"seq": 0}')
+    assert obj.detail == "unreadable trace (a JSON dict, not a list of records)"
+    bad = report.trace_from_property('[1, {"seq": 0, "kind": "hvc", "vm": 0}, {"seq": 2, "kind": "wfi", "vm": 0, "vcpu": 0}]')
+    assert [r.detail for r in bad] == [
+        "unreadable trace entry #0: 1 is neither a trace record nor a dict with its keys "
+        "(seq, kind, vm, vcpu, call, args, result, detail)",
+        "unreadable trace entry #1: missing key 'vcpu'",
+        "",
+    ]
+    result = report.TestResult.from_properties("t.py::test_x", [("outcome", "FAIL"), ("trace", text)])
+    assert result.trace == TRACE and result.full()["trace"] == [r.to_json() for r in TRACE]
+
+
+def test_trace_in_html_and_markdown() -> None:
+    summary = _summary()
+    page = report.render_html(summary)
+    raw = page.split("<summary>raw trace</summary><pre>", 1)[1].split("</pre>", 1)[0]
+    assert raw.splitlines()[3] == "#3 switch -&gt; VM 0 vCPU 0: 0x0000ffff00020002 (WAKE_UP VM 2, none waiting) (hypercall)"
+    assert "garbage &lt;b&gt;line&lt;/b&gt;" in raw and "<b>line" not in page
+    md = report.render_markdown(summary)
+    assert "WAKE_UP VM 2, none waiting (hypercall)" in md and "message 22 B" in md
 
 
 def _summary() -> report.Summary:
     evil = "<script>alert(1)</script> | `code` *x*"
     t = report.TestResult(
-        "t.py::test_x", ("SEND-6",), outcome="FAIL", what=evil, expected="0x1", actual=evil, calls=[evil], trace=[*TRACE, evil]
+        "t.py::test_x",
+        ("SEND-6",),
+        outcome="FAIL",
+        what=evil,
+        expected="0x1",
+        actual=evil,
+        calls=[evil],
+        trace=[*TRACE, TraceRecord.note(evil, 7)],
     )
     return report.aggregate([t, report.TestResult("t.py::test_y", ("SEND-6",), outcome="PASS")], "fake<b>")
 
@@ -535,7 +602,7 @@ def test_cli_list_clauses(capsys: pytest.CaptureFixture[str]) -> None:
 def test_cli_pytest_args() -> None:
     ns = cli.build_parser().parse_args(["--hv", "x:y", "--clause", "SEND-1", "CLR-2", "-n", "2", "--json", "a.json"])
     args = cli.pytest_args(ns, ["-x"])
-    assert args[:6] == ["--pyargs", "conformance.tests", "-p", "no:hafnium_conformance", "-p", "conformance.plugin"]
+    assert args[:6] == ["--pyargs", "profiles.hafnium_2018_10.tests", "-p", "no:hafnium_conformance", "-p", "conformance.plugin"]
     assert args[-1] == "-x"
     assert ["--clause", "SEND-1", "--clause", "CLR-2"] == args[args.index("--clause") : args.index("--clause") + 4]
     assert "-n" in args and "--conformance-json" in args
@@ -697,7 +764,7 @@ def test_aggregate_whole_and_partial_runs() -> None:
 
 
 def test_values_are_decoded_beside_the_hex() -> None:
-    from conformance import decode
+    decode = profiles.get("hafnium-2018-10")
 
     assert decode.shown(0x1, "run(1, 0)") == "0x0000000000000001 (WAIT_FOR_INTERRUPT)"
     assert decode.shown(0x3, "HF_VCPU_RUN(0x1, 0x0)") == "0x0000000000000003 (MESSAGE, size 0)"

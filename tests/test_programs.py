@@ -10,9 +10,10 @@ from unicorn import UC_ARCH_ARM64, UC_HOOK_INTR, UC_MODE_ARM
 from unicorn import arm64_const as A
 from unicorn.unicorn import Uc
 
-from guest_asm import abi
-from guest_asm import programs as P
+from guest_asm import layout
 from guest_asm.assembler import Image
+from profiles.hafnium_2018_10 import abi
+from profiles.hafnium_2018_10 import programs as P
 
 PARAMS: dict[str, dict[str, int]] = {"relay": {"NEXT_HOP": 2}, "sender": {"TO": 0, "SIZE": 22}}
 EXPECTED = {
@@ -50,7 +51,7 @@ def test_every_program_assembles_position_independent(name: str) -> None:
     b = P.build(name, 0x7FFF_0000_0000, **PARAMS.get(name, {}))
     assert a.name == f"{name}.S"
     assert a.entry == a.base and b.entry == b.base
-    assert 0 < len(a.code) < abi.LIB_SEND_PAGE
+    assert 0 < len(a.code) < layout.LIB_SEND_PAGE
     assert a.code == b.code  # position independent: no absolute address anywhere
     assert {k: v - a.base for k, v in a.symbols.items()} == {k: v - b.base for k, v in b.symbols.items()}
 
@@ -63,7 +64,10 @@ def test_params() -> None:
         ("COUNT", 1),
     ]
     src = P.source("sender", TO=3, SIZE=5)
-    assert src.startswith(".equ TO, 0x3\n.equ SIZE, 0x5\n.equ FILL, 0x41\n.equ COUNT, 0x1\n")
+    # Self-contained: the profile's header (ABI + layout constants), then the parameters, then the preludes.
+    assert src.startswith(P.LIBRARY.header + ".equ TO, 0x3\n.equ SIZE, 0x5\n.equ FILL, 0x41\n.equ COUNT, 0x1\n")
+    assert ".equ HF_MAILBOX_SEND, 0xff04\n" in P.LIBRARY.header and ".equ LIB_REPORT, 0x14000\n" in P.LIBRARY.header
+    assert ".macro CONFIGURE" in src and src.index(".macro REPORT") < src.index(".macro CONFIGURE")  # shared prelude first
     with pytest.raises(ValueError, match="missing required parameter SIZE"):
         P.source("sender", TO=1)
     with pytest.raises(ValueError, match=r"unknown parameter.*BOGUS.*known: COUNT, FILL, SIZE, TO"):
@@ -96,7 +100,7 @@ class Run:
         return bytes(self.uc.mem_read(addr, size))
 
     def reports(self) -> list[tuple[int, ...]]:
-        return P.read_reports(self.mem(self.image.base + abi.LIB_REPORT, 0x20000 - abi.LIB_REPORT))
+        return P.read_reports(self.mem(self.image.base + layout.LIB_REPORT, 0x20000 - layout.LIB_REPORT))
 
 
 def run(
@@ -144,7 +148,7 @@ def test_driver_layout() -> None:
     img = P.build_driver(0x80000)
     block, ready, bad = (img.symbol(s) for s in ("hf_driver_block", "hf_driver_ready", "hf_driver_bad_op"))
     assert block % 16 == 0
-    assert img.base <= block and block + abi.DRIVER_BLOCK_SIZE <= img.end
+    assert img.base <= block and block + layout.DRIVER_BLOCK_SIZE <= img.end
     assert img.word(ready) == 0xD4200000  # brk #0
     assert img.word(bad) == 0xD4200020  # brk #1
     assert "hf_driver_op_0" in P.driver_source()
@@ -155,7 +159,7 @@ def test_driver_layout() -> None:
         "hvc #0xffff": 0xD41FFFE2,
         "smc #0": 0xD4000003,
     }
-    for k, insn in enumerate(abi.DRIVER_OPS):
+    for k, insn in enumerate(layout.DRIVER_OPS):
         start = img.symbol(f"hf_driver_op_{k}")
         body = [img.word(start + 4 * i) for i in range(40)]
         assert body[16] == encodings[insn]  # 16 loads, the instruction, 16 stores
@@ -177,11 +181,11 @@ def _driver_call(op: int, inputs: list[int], result: int = 3) -> tuple[Run, list
         return True
 
     r = run(img, lambda r, regs: result, brk=on_brk, count=10_000)
-    out = r.mem(block + abi.DRIVER_OUT, 31 * 8)
+    out = r.mem(block + layout.DRIVER_OUT, 31 * 8)
     return r, [int.from_bytes(out[8 * i : 8 * i + 8], "little") for i in range(31)]
 
 
-@pytest.mark.parametrize("op", [k for k, insn in enumerate(abi.DRIVER_OPS) if insn.startswith("hvc")])
+@pytest.mark.parametrize("op", [k for k, insn in enumerate(layout.DRIVER_OPS) if insn.startswith("hvc")])
 def test_driver_runs_a_call(op: int) -> None:
     inputs = [abi.HF_VM_GET_COUNT] + [0xA000 + n for n in range(1, 31)]
     r, out = _driver_call(op, inputs)
@@ -192,7 +196,7 @@ def test_driver_runs_a_call(op: int) -> None:
 
 
 def test_driver_bad_op() -> None:
-    r, _ = _driver_call(len(abi.DRIVER_OPS), [0] * 31)
+    r, _ = _driver_call(len(layout.DRIVER_OPS), [0] * 31)
     assert r.calls == []
     assert r.stop == (7, P.build_driver(0x80000).symbol("hf_driver_bad_op"))
 
@@ -216,7 +220,7 @@ def test_script_layout_decodes() -> None:
     img = P.build_script(steps, base)
     assert img.symbol("script_steps") % 64 == 0
     assert P.decode_steps(img) == [
-        (1, 0, abi.HF_VM_CONFIGURE, base + abi.LIB_SEND_PAGE, base + abi.LIB_RECV_PAGE, 0, 0, 0),
+        (1, 0, abi.HF_VM_CONFIGURE, base + layout.LIB_SEND_PAGE, base + layout.LIB_RECV_PAGE, 0, 0, 0),
         (1, 2, abi.HF_MAILBOX_RECEIVE, 1, 0, 0, 2, 0),
         (1, 0, abi.HF_MAILBOX_SEND, 0, 0, 0, 1, 0),
         (2, 5, 0x30, 0, 0, 0, 0, 0),
@@ -249,12 +253,12 @@ def test_script_runs() -> None:
     results = iter([0, abi.receive_response(3, 6), 0, 0xABC])
 
     def setup(r: Run) -> None:
-        r.uc.mem_write(base + abi.LIB_RECV_PAGE, b"hello!")
+        r.uc.mem_write(base + layout.LIB_RECV_PAGE, b"hello!")
 
     r = run(img, lambda r, regs: next(results, None), setup=setup)
     assert len(r.calls) == 4
     calls = r.calls
-    assert calls[0][:4] == [abi.HF_VM_CONFIGURE, base + abi.LIB_SEND_PAGE, base + abi.LIB_RECV_PAGE, 0]
+    assert calls[0][:4] == [abi.HF_VM_CONFIGURE, base + layout.LIB_SEND_PAGE, base + layout.LIB_RECV_PAGE, 0]
     assert calls[1][:4] == [abi.HF_MAILBOX_RECEIVE, 1, 0, 0]
     assert calls[2][:4] == [abi.HF_MAILBOX_SEND, 3, 6, 0x99]  # reply: sender and size
     for call in calls:
@@ -267,7 +271,7 @@ def test_script_runs() -> None:
         assert rep[1:18] == (0,) * 17
         assert rep[18:31] == tuple(P.pattern(n) for n in range(18, 31))
     assert reports[6][0] == 0xABC
-    send = r.mem(base + abi.LIB_SEND_PAGE, 8)
+    send = r.mem(base + layout.LIB_SEND_PAGE, 8)
     assert send == b"\xfe\xff\x00\x01o!\x00\x00"  # Fill(4, 0xfe) over the copied "hello!"
 
 
@@ -280,7 +284,7 @@ def test_echo_runs_one_exchange() -> None:
 
     def hv(r: Run, regs: list[int]) -> int | None:
         if regs[0] == abi.HF_MAILBOX_SEND:
-            sent.append(r.mem(base + abi.LIB_SEND_PAGE, regs[2]))
+            sent.append(r.mem(base + layout.LIB_SEND_PAGE, regs[2]))
             assert regs[1] == 0 and regs[2] == len(message)
             return 0
         if len(r.calls) > 4 and regs[0] == abi.HF_MAILBOX_RECEIVE:
@@ -288,7 +292,7 @@ def test_echo_runs_one_exchange() -> None:
         return next(results)
 
     def setup(r: Run) -> None:
-        r.uc.mem_write(base + abi.LIB_RECV_PAGE, message)
+        r.uc.mem_write(base + layout.LIB_RECV_PAGE, message)
 
     r = run(img, hv, setup=setup)
     assert [c[0] for c in r.calls] == [
@@ -310,16 +314,16 @@ def test_report_slots_saturate_at_the_last_slot() -> None:
     img = assemble(src, base=0x400000, name="count.S")
     r = run(img, lambda r, regs: 0, count=40 * 200)
     reports = r.reports()
-    assert len(reports) == abi.LIB_REPORT_SLOTS
+    assert len(reports) == layout.LIB_REPORT_SLOTS
     assert [rep[19] for rep in reports[:3]] == [1, 2, 3]
-    assert reports[-1][19] > abi.LIB_REPORT_SLOTS
-    assert r.mem(0x400000 + abi.LIB_REPORT + abi.LIB_REPORT_SLOTS * 256, 0x1000) == bytes(0x1000)
+    assert reports[-1][19] > layout.LIB_REPORT_SLOTS
+    assert r.mem(0x400000 + layout.LIB_REPORT + layout.LIB_REPORT_SLOTS * 256, 0x1000) == bytes(0x1000)
 
 
 def test_read_reports_stops_without_magic() -> None:
     slot = bytearray(256)
     slot[0:8] = (5).to_bytes(8, "little")
-    slot[248:256] = abi.LIB_REPORT_MAGIC.to_bytes(8, "little")
+    slot[248:256] = layout.LIB_REPORT_MAGIC.to_bytes(8, "little")
     mem = bytes(slot) * 2 + bytes(256) + bytes(slot)
     reports = P.read_reports(mem)
     assert len(reports) == 2 and reports[0][0] == 5 and len(reports[0]) == 31

@@ -22,11 +22,12 @@ from pathlib import Path
 import pytest
 
 from conformance.backends import cpio, gdb, qemu, stub
-from conformance.harness import program, script
 from conformance.plugin import BuildSpecError, resolve_build
-from conformance.protocol import Build, BuildError, GuestVM, Session, SystemConfig
-from guest_asm import abi, programs
+from conformance.protocol import Build, BuildError, GuestVM, Session, SystemConfig, TraceRecord
+from guest_asm import layout
 from guest_asm.programs import Call
+from profiles.hafnium_2018_10 import abi, programs
+from profiles.hafnium_2018_10.hv import program, script
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -111,7 +112,7 @@ def test_vms_txt_and_initrd_members() -> None:
 
 
 def test_layout_top_of_ram_downwards() -> None:
-    prof = qemu.ImageProfile(None, name="t")
+    prof = qemu.ImageConfig(None, name="t")
     lay = qemu.layout(prof, [GuestVM("", memory=0x100000)] * 3)
     assert lay.bases == (0x40080000, 0x40F00000, 0x40E00000, 0x40D00000)
     lay = qemu.layout(prof, [GuestVM("", memory=0x200000), GuestVM("", memory=0x100000)])
@@ -119,7 +120,7 @@ def test_layout_top_of_ram_downwards() -> None:
 
 
 def test_layout_limits_are_build_errors() -> None:
-    prof = qemu.ImageProfile(None, name="hafnium-like", max_secondaries=3)
+    prof = qemu.ImageConfig(None, name="hafnium-like", max_secondaries=3)
     with pytest.raises(BuildError, match="at most 3 secondaries"):
         qemu.layout(prof, [GuestVM("")] * 4)
     with pytest.raises(BuildError, match="do not fit"):
@@ -137,12 +138,12 @@ def test_hv_spec_resolution(tmp_path: Path) -> None:
     image = tmp_path / "hafnium.bin"
     image.write_bytes(b"\0" * 16)
     b = resolve_build(f"qemu:{image}")
-    assert isinstance(b, qemu.QemuBuild) and b.profile.image == image and b.profile.primary_base == 0x40080000
+    assert isinstance(b, qemu.QemuBuild) and b.image_cfg.image == image and b.image_cfg.primary_base == 0x40080000
     cfg = tmp_path / "hf.toml"
     cfg.write_text('image = "hafnium.bin"\nmemory = "32M"\nmax_secondaries = 5\ncall_timeout = 3\nname = "my-hf"\n')
     b = resolve_build(f"qemu:{cfg}")
     assert isinstance(b, qemu.QemuBuild)
-    assert (b.name, b.profile.ram, b.profile.max_secondaries, b.profile.call_timeout) == ("my-hf", 32 << 20, 5, 3.0)
+    assert (b.name, b.image_cfg.ram, b.image_cfg.max_secondaries, b.image_cfg.call_timeout) == ("my-hf", 32 << 20, 5, 3.0)
     cfg.write_text('image = "hafnium.bin"\nbogus = 1\n')
     with pytest.raises(BuildSpecError, match="unknown key"):
         resolve_build(f"qemu:{cfg}")
@@ -155,17 +156,17 @@ def write_config(tmp_path: Path, body: str) -> Path:
 
 
 def test_profile_defaults_preempt_by_guest_progress() -> None:
-    prof = qemu.stub_profile()
+    prof = qemu.stub_config()
     assert prof.preempt_ticks == qemu.DEFAULT_PREEMPT_TICKS > 0
     assert (prof.icount_shift, prof.preempt_irq) == (4, 27)  # 16 ns per instruction; the virtual timer's PPI
     assert not hasattr(prof, "preempt_after")  # no wall-clock slice any more
 
 
 def test_config_file_preemption_keys(tmp_path: Path) -> None:
-    prof = qemu.load_profile(write_config(tmp_path, "preempt_ticks = 250_000\nicount_shift = 3\npreempt_irq = 30\n"))
+    prof = qemu.load_config(write_config(tmp_path, "preempt_ticks = 250_000\nicount_shift = 3\npreempt_irq = 30\n"))
     assert (prof.preempt_ticks, prof.icount_shift, prof.preempt_irq) == (250_000, 3, 30)
-    assert qemu.load_profile(write_config(tmp_path, "preempt_ticks = 0\n")).preempt_ticks == 0  # never preempt
-    assert qemu.load_profile(write_config(tmp_path, "call_timeout = 3\n")).call_timeout == 3.0  # an int is fine
+    assert qemu.load_config(write_config(tmp_path, "preempt_ticks = 0\n")).preempt_ticks == 0  # never preempt
+    assert qemu.load_config(write_config(tmp_path, "call_timeout = 3\n")).call_timeout == 3.0  # an int is fine
 
 
 @pytest.mark.parametrize(
@@ -203,7 +204,7 @@ def test_config_file_preemption_keys(tmp_path: Path) -> None:
 def test_config_file_values_are_checked_strictly(tmp_path: Path, body: str, match: str) -> None:
     cfg = write_config(tmp_path, body + "\n")
     with pytest.raises(ValueError, match=match) as info:
-        qemu.load_profile(cfg)
+        qemu.load_config(cfg)
     assert str(cfg) in str(info.value)  # the file is named too
     with pytest.raises(BuildSpecError, match=match):
         resolve_build(f"qemu:{cfg}")
@@ -216,7 +217,7 @@ def test_driver_timer_entry_is_the_backends_own() -> None:
     ready, dispatch, timed = (img.symbol(s) for s in ("hf_driver_ready", "hf_driver_dispatch", "hf_driver_timed"))
     block = img.symbol("hf_driver_block")
     assert dispatch == ready + 4
-    assert qemu.DRIVER_TIMER == abi.DRIVER_OUT + 31 * 8 and qemu.DRIVER_TIMER + 8 == abi.DRIVER_BLOCK_SIZE
+    assert qemu.DRIVER_TIMER == layout.DRIVER_OUT + 31 * 8 and qemu.DRIVER_TIMER + 8 == layout.DRIVER_BLOCK_SIZE
     words = [img.word(timed + 4 * i) for i in range(6)]
     assert words[0] == 0xF9400000 | (qemu.DRIVER_TIMER // 8) << 10 | 31 << 5  # ldr x0, [sp, #DRIVER_TIMER]
     assert words[1] == 0xD51BE300  # msr cntv_tval_el0, x0
@@ -416,9 +417,16 @@ def test_stub_boots_and_counts_vms(stub_build: qemu.QemuBuild) -> None:
             assert session.call(0xFF00, 1, 0).regs[0] == abi.HF_ERROR  # everything else: -1
             smc = session.call(0xFF01, 5, insn="smc #0")
             assert smc.regs[0] == abi.HF_ERROR and smc.regs[1] == 5  # smc: nothing else changes
-            session.write(0, session.base(0) + abi.LIB_SEND_PAGE, b"written over gdb")
-            assert session.read(0, session.base(0) + abi.LIB_SEND_PAGE, 16) == b"written over gdb"
-            assert any("0xff01" in line for line in session.trace)
+            session.write(0, session.base(0) + layout.LIB_SEND_PAGE, b"written over gdb")
+            assert session.read(0, session.base(0) + layout.LIB_SEND_PAGE, 16) == b"written over gdb"
+            calls = [r for r in session.trace if r.kind != "note"]  # the primary's calls, as records
+            assert calls[0] == TraceRecord(0, "hvc", 0, 0, "HF_VM_GET_COUNT", (0xFF01, 7, 8, 9), n + 1)
+            assert [(r.seq, r.kind, r.call, r.result) for r in calls[1:]] == [
+                (1, "hvc", "HF_VM_GET_COUNT (x0=0x4000ff01)", n + 1),
+                (2, "hvc", "HF_VCPU_RUN", abi.HF_ERROR),
+                (3, "smc", "HF_VM_GET_COUNT", abi.HF_ERROR),
+            ]
+            assert all(r.detail.startswith("serial| ") for r in session.trace[4:])  # the serial log, as notes
         finally:
             session.close()
         assert session.proc.poll() is not None and not Path(session.tmpdir).exists()
@@ -430,7 +438,7 @@ def test_stub_limit_is_a_build_error(stub_build: qemu.QemuBuild) -> None:
 
 
 def test_call_that_never_returns_is_a_timeout(stub_build: qemu.QemuBuild) -> None:
-    build = qemu.QemuBuild(replace(stub_build.profile, call_timeout=0.5))
+    build = qemu.QemuBuild(replace(stub_build.image_cfg, call_timeout=0.5))
     session = build.boot(SystemConfig())
     try:
         driver = programs.build_driver(session.base(0))
@@ -440,12 +448,15 @@ def test_call_that_never_returns_is_a_timeout(stub_build: qemu.QemuBuild) -> Non
         assert time.monotonic() - t < 5
         assert out.regs == () and out.timeout is not None and "did not return" in str(out.timeout)
         assert session.call(0xFF01).timeout is not None  # the session stays stopped
+        events = [r for r in session.trace if r.kind != "note"]
+        assert [(r.kind, r.call, r.result) for r in events] == [("hvc", "HF_VM_GET_COUNT", None), ("stop", "", None)]
+        assert events[1].detail == "timeout: the call did not return within 0.5s"
     finally:
         session.close()
 
 
 def test_missing_qemu_is_a_build_error() -> None:
-    build = qemu.QemuBuild(replace(qemu.stub_profile(), qemu="no-such-qemu-system-aarch64"))
+    build = qemu.QemuBuild(replace(qemu.stub_config(), qemu="no-such-qemu-system-aarch64"))
     with pytest.raises(BuildError, match=r"not found on PATH.*apt-get install qemu-system-arm"):
         build.boot(SystemConfig())
 
@@ -464,7 +475,7 @@ def test_unbootable_image_is_a_build_error(tmp_path: Path) -> None:
     need_qemu()
     image = tmp_path / "zeros.bin"
     image.write_bytes(bytes(4096))  # udf at EL2, forever
-    build = qemu.QemuBuild(replace(qemu.profile_from_spec(str(image)), boot_timeout=1.0))
+    build = qemu.QemuBuild(replace(qemu.config_from_spec(str(image)), boot_timeout=1.0))
     with pytest.raises(BuildError, match=r"(?s)did not boot.*serial log.*QEMU stderr"):
         build.boot(SystemConfig())
 
@@ -480,7 +491,7 @@ def spin(session: qemu.QemuSession) -> tuple[int, ...]:
 
 
 def spin_counts(ticks: int, spins: int = 3, freq: list[int] | None = None) -> list[int]:
-    build = qemu.QemuBuild(replace(qemu.stub_profile(), preempt_ticks=ticks))
+    build = qemu.QemuBuild(replace(qemu.stub_config(), preempt_ticks=ticks))
     session = build.boot(SystemConfig())
     try:
         counts = []
@@ -517,7 +528,7 @@ def test_preemption_is_counted_in_guest_instructions(stub_build: qemu.QemuBuild)
     small, large = spin_counts(100_000, freq=freq), spin_counts(200_000)
     assert len(set(small)) == 1 and len(set(large)) == 1, (small, large)
     assert set(freq) == {freq[0]} and freq[0] > 0
-    instructions_per_tick = Fraction(10**9, freq[0]) / 2**stub_build.profile.icount_shift  # 1 on QEMU 7.2
+    instructions_per_tick = Fraction(10**9, freq[0]) / 2**stub_build.image_cfg.icount_shift  # 1 on QEMU 7.2
     more = 100_000 * instructions_per_tick / 2
     assert 0 < small[0] < 50_000 * instructions_per_tick
     assert abs(large[0] - small[0] - more) <= (0 if more.denominator == 1 else 1), (small, large, freq)
@@ -539,7 +550,7 @@ def test_preemption_does_not_depend_on_host_load(stub_build: qemu.QemuBuild) -> 
 
 
 def test_preemption_off_leaves_a_spinner_running(stub_build: qemu.QemuBuild) -> None:
-    build = qemu.QemuBuild(replace(stub_build.profile, preempt_ticks=0, call_timeout=0.5))
+    build = qemu.QemuBuild(replace(stub_build.image_cfg, preempt_ticks=0, call_timeout=0.5))
     session = build.boot(SystemConfig())
     try:
         assert session.entry == session.ready + 4  # the driver never touches the timer
@@ -555,6 +566,7 @@ def test_guest_fault_needs_the_whole_log_line(tmp_path: Path) -> None:
     session.serial_log = tmp_path / "serial.log"
     session._log_mark = len(b"boot\n")
     session._running = 2
+    session.era = qemu.era("hafnium-2018-10")  # the fault line of this era's images
     session.serial_log.write_bytes(b"boot\nData abort: pc=0x40e0")  # Hafnium is still printing
     assert session._guest_fault() is None
     session.serial_log.write_bytes(b"boot\nData abort: pc=0x40e00008, esr=0x92000046, ec=0x24, far=0x0\n")
@@ -600,10 +612,10 @@ STUB_TESTS = {
     "test_send.py::test_unread_message_blocks_next_send": "FAIL",
 }  # fmt: skip
 MODULES = [
-    "conformance.tests.test_ids",
-    "conformance.tests.test_vm",
-    "conformance.tests.test_configure",
-    "conformance.tests.test_send",
+    "profiles.hafnium_2018_10.tests.test_ids",
+    "profiles.hafnium_2018_10.tests.test_vm",
+    "profiles.hafnium_2018_10.tests.test_configure",
+    "profiles.hafnium_2018_10.tests.test_send",
 ]
 
 
@@ -655,3 +667,33 @@ def test_image_limit_is_an_error_in_the_report(tmp_path: Path) -> None:
     assert "at most 3 secondaries" in messages["test_vm.py::test_vm_count_counts_the_primary[6]"]
     assert by_test["test_vm.py::test_vm_count_counts_the_primary[3]"] == "PASS"
     assert by_test["test_ids.py::test_0xff01_is_vm_get_count"] == "PASS"
+
+
+# ------------------------------------------------------------------------------------------------
+# ABI profiles: an image implements one, and its era's facts come from that profile's qemu.py
+
+
+def test_an_image_implements_the_profile_its_config_names(tmp_path: Path) -> None:
+    image = tmp_path / "hafnium.bin"
+    image.write_bytes(b"\0" * 16)
+    cfg = tmp_path / "hf.toml"
+    cfg.write_text('image = "hafnium.bin"\nprofile = "hafnium-2018-10"\n')
+    build = qemu.build_from_spec(str(cfg))
+    assert build.profiles == frozenset({"hafnium-2018-10"})
+    facts = qemu.era("hafnium-2018-10")
+    # The layout defaults are the era's, not the backend's.
+    assert (build.image_cfg.primary_base, build.image_cfg.ram, build.image_cfg.max_secondaries) == (
+        facts.primary_base,
+        facts.ram,
+        facts.max_secondaries,
+    )
+    assert facts.fault_log.search("Data abort: pc=0x40e00008, esr=0x92000046\n") is not None
+    cfg.write_text('image = "hafnium.bin"\nprofile = "hafnium-1999"\n')
+    with pytest.raises(ValueError, match="profile: unknown profile 'hafnium-1999'; known: hafnium-2018-10"):
+        qemu.load_config(cfg)
+
+
+def test_the_stub_implements_the_default_profile_only() -> None:
+    assert qemu.QemuBuild(qemu.stub_config()).profiles == frozenset({"hafnium-2018-10"})
+    with pytest.raises(BuildError, match="knows no images of profile 'toy'"):
+        qemu.era("toy")

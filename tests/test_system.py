@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from guest_asm import abi
+from guest_asm import layout
+from profiles.hafnium_2018_10 import abi
+from profiles.hafnium_2018_10.core import VcpuState
 from reference_hv import (
+    Answer,
     ConfigError,
     HarnessError,
+    Return,
     System,
     SystemHalted,
-    VcpuState,
+    Trap,
+    Vcpu,
+    VmLayout,
     VMSpec,
 )
+from reference_hv.core_api import CopyFn
+from reference_hv.machine import X_REGS
 
 ERR = 0xFFFF_FFFF_FFFF_FFFF
 
@@ -56,7 +67,7 @@ def test_relay_values() -> None:
     # VM 2's receive returned 1 | 27 << 32: visible in its first report slot.
     from guest_asm import programs
 
-    reports = programs.read_reports(s.read(2, s.base(2) + abi.LIB_REPORT, 4096))
+    reports = programs.read_reports(s.read(2, s.base(2) + layout.LIB_REPORT, 4096))
     assert reports[0][0] == 1 | 27 << 32
 
 
@@ -141,7 +152,7 @@ def test_wfi_blocks_and_wfe_does_not() -> None:
     assert s.call(0xFF00, 2, 0).x0 == 0x1
     from guest_asm import programs
 
-    assert len(programs.read_reports(s.read(2, s.base(2) + abi.LIB_REPORT, 4096))) == 1
+    assert len(programs.read_reports(s.read(2, s.base(2) + layout.LIB_REPORT, 4096))) == 1
 
 
 @pytest.mark.parametrize("ready", [2, 3])
@@ -226,7 +237,7 @@ _start:
     hvc #0
     b _start
 """
-    s = System([VMSpec.program("spinner")], primary=VMSpec(primary, "pinger.S"), time_slice=100, budget=50_000)
+    s = System([VMSpec.program("spinner")], primary=VMSpec(abi.equ_source() + primary, "pinger.S"), time_slice=100, budget=50_000)
     r = s.run()
     assert r.timeout is not None
     assert r.timeout.switches > 100
@@ -242,7 +253,7 @@ _start:
     hvc #0
     b _start
 """
-    s = System([VMSpec.program("idle")], primary=VMSpec(primary, "off.S"))
+    s = System([VMSpec.program("idle")], primary=VMSpec(abi.equ_source() + primary, "off.S"))
     r = s.run()
     assert r.system_off and not r.completed
     assert [e.kind for e in s.trace][-1] == "stop"
@@ -294,7 +305,7 @@ def _echo_trace() -> list[str]:
     s.write(0, s.base(0) + 0x10000, b"x" * 100)
     s.call(0xFF04, 1, 100)
     s.call(0xFF00, 1, 0)
-    return [str(e) for e in s.trace]
+    return [repr(e.to_json()) for e in s.trace]
 
 
 def test_trace_is_deterministic() -> None:
@@ -394,3 +405,160 @@ def test_legal_exception_return_goes_on() -> None:
     src = "_start:\n    mov x1, #0x3c5\n    msr spsr_el1, x1\n    adr x2, next\n    msr elr_el1, x2\n    eret\nnext:\n    wfi\n"
     result = System([VMSpec(src, "eret.S")]).call(0xFF00, 1, 0)
     assert result.fault is None and result.x0 == 0x1  # reached the wfi after the eret
+
+
+# --- the core interface: System knows no profile's states ------------------------------------
+
+
+@dataclass(slots=True)
+class _ToyVcpu(Vcpu):
+    state: str = "off"
+
+
+class ToyCore:
+    """Another ABI entirely (core_api.Core): x0 = 1 runs VM 1, x0 = 2 from VM 1 returns to the
+    primary with 0x77 (VM 1 resumes with 0x33), any other hvc answers x0 + 1."""
+
+    def __init__(self, layout: Sequence[VmLayout], copy: CopyFn) -> None:
+        self.vcpus = [[_ToyVcpu(v.id, i, state="ready" if i < v.ready_vcpus else "off") for i in range(v.vcpus)] for v in layout]
+
+    def first(self) -> Vcpu:
+        return self.vcpus[0][0]
+
+    def _to_primary(self, vm_id: int, vcpu_idx: int, state: str, resume: int | None, response: int) -> Answer:
+        vcpu, primary = self.vcpus[vm_id][vcpu_idx], self.vcpus[0][0]
+        vcpu.state, vcpu.resume_x0, primary.resume_x0 = state, resume, response
+        return Answer(None, primary)
+
+    def hypercall(self, vm_id: int, vcpu_idx: int, x0: int, x1: int, x2: int, x3: int) -> Answer:
+        if vm_id == 0 and x0 == 1 and self.vcpus[1][0].state == "ready":
+            self.vcpus[1][0].state = "running"
+            return Answer(None, self.vcpus[1][0])
+        if vm_id == 1 and x0 == 2:
+            return self._to_primary(vm_id, vcpu_idx, "ready", 0x33, 0x77)
+        return Answer(x0 + 1)
+
+    def smc(self, vm_id: int, vcpu_idx: int, x0: int) -> Answer:
+        return Answer(None, system_off=True) if x0 == 9 else Answer(x0 + 2)
+
+    def preempted(self, vm_id: int, vcpu_idx: int) -> Answer:
+        return self._to_primary(vm_id, vcpu_idx, "ready", None, 0x55)
+
+    def wait_for_interrupt(self, vm_id: int, vcpu_idx: int) -> Answer:
+        return self._to_primary(vm_id, vcpu_idx, "asleep", None, 0x66)
+
+    def aborted(self, vm_id: int, vcpu_idx: int) -> Answer:
+        return self._to_primary(vm_id, vcpu_idx, "dead", None, 0x99)
+
+    def vcpu_state(self, vm_id: int, vcpu_idx: int) -> str:
+        return self.vcpus[vm_id][vcpu_idx].state
+
+
+TOY_SECONDARY = """
+_start:
+    mov x0, #2
+    hvc #0
+    mov x19, x0
+    wfi
+"""
+
+
+def test_a_core_with_other_states_runs_on_the_same_scheduler() -> None:
+    s = System([VMSpec(TOY_SECONDARY, "toy.S")], core_class=ToyCore)
+    assert s.call(7).x0 == 8
+    assert s.call(7, insn="smc #0").x0 == 9
+    assert s.call(1).x0 == 0x77  # VM 1 ran, called 2: the primary's value
+    assert s.vcpu_state(1, 0) == "ready"
+    assert s.call(1).x0 == 0x66  # VM 1 resumed with 0x33 (kept in x19), then wfi
+    assert s.vcpu_state(1, 0) == "asleep"
+    switches = [(e.vm, e.result, e.detail) for e in s.trace if e.kind == "switch"]
+    assert switches == [(1, None, "0x1"), (0, 0x77, "hypercall"), (1, None, "0x1"), (0, 0x66, "wfi")]
+    assert s.call(9, insn="smc #0").system_off
+
+
+def test_a_core_answers_preemption_and_faults() -> None:
+    s = System([VMSpec("_start:\n    mov x0, #2\n    hvc #0\n    b .\n", "spin.S")], core_class=ToyCore, time_slice=200)
+    s.call(1)
+    assert s.call(1).x0 == 0x55 and s.vcpu_state(1, 0) == "ready"
+    f = System([VMSpec(".word 0\n", "undef.S")], core_class=ToyCore, fault_policy="continue")
+    assert f.call(1).x0 == 0x99 and f.vcpu_state(1, 0) == "dead"
+
+
+# --- the interception API -----------------------------------------------------------------------
+
+
+def test_intercept_hvc_before_replaces_the_core() -> None:
+    s = System([VMSpec.program("idle")])
+    seen: list[Trap] = []
+
+    def before(trap: Trap) -> Answer | None:
+        seen.append(trap)
+        return Answer(0x1234) if trap.args[0] == 0xFF02 else None
+
+    s.intercept("hvc", before=before)
+    assert s.call(0xFF02, 1).x0 == 0x1234  # the core was not asked
+    assert s.call(0xFF01).x0 == 2  # None: the core answers
+    assert [(t.kind, t.vm, t.vcpu, t.args[:2]) for t in seen] == [("hvc", 0, 0, (0xFF02, 1)), ("hvc", 0, 0, (0xFF01, 0))]
+    assert seen[0].system is s and seen[0].machine is s.machines[0]
+    assert [e.result for e in s.trace if e.kind == "hvc"][-2:] == [0x1234, 2]  # the trace records the answer applied
+
+
+def test_intercept_hvc_after_changes_the_answer_and_registers() -> None:
+    s = System([VMSpec.program("idle")])
+
+    def after(trap: Trap, answer: Answer) -> Answer:
+        assert answer == Answer(2)
+        trap.machine.set_reg(X_REGS[20], 0xAB)  # registers may change too
+        return answer._replace(ret=7)
+
+    s.intercept("hvc", after=after)
+    r = s.call(0xFF01, regs={20: 1})
+    assert r.x0 == 7 and r.regs[20] == 0xAB and r.regs[1:18] == (0,) * 17
+
+
+def test_intercept_smc() -> None:
+    s = System()
+    s.intercept("smc", after=lambda trap, answer: Answer(answer.ret ^ 1 if answer.ret is not None else None))
+    r = s.call(0x84000000, 5, insn="smc #0")
+    assert r.regs[:2] == (3, 5)  # PSCI_VERSION 2, changed; x1 untouched (CALL-7)
+
+
+def test_intercept_return_sees_immediate_and_resumed_values() -> None:
+    s = System([VMSpec.program("echo")])
+    configure_primary(s)
+    returns: list[tuple[int, int, int, bool, int]] = []
+
+    def after(ret: Return) -> None:
+        returns.append((ret.vm, ret.vcpu, ret.x0, ret.resumed, ret.before[1]))
+
+    s.intercept("return", after=after)
+    assert s.call(0xFF01, 9).x0 == 2
+    assert returns == [(0, 0, 2, False, 9)]  # x1 was 9 before it was zeroed
+    returns.clear()
+    assert s.call(0xFF00, 1, 0).x0 == 0x1  # the echo configures (immediate), blocks: the primary resumes
+    assert returns[0][:4] == (1, 0, 0, False) and returns[-1][:4] == (0, 0, 0x1, True)
+
+
+def test_intercept_rejects_what_it_cannot_do() -> None:
+    s = System()
+    with pytest.raises(ValueError, match="kind must be one of"):
+        s.intercept("svc", after=lambda ret: None)  # type: ignore[call-overload]
+    with pytest.raises(ValueError, match="only after="):
+        s.intercept("return", before=lambda trap: None)  # type: ignore[call-overload]
+
+
+def test_an_interceptor_that_raises_is_an_internal_error() -> None:
+    s = System()
+
+    def before(trap: Trap) -> Answer | None:
+        raise RuntimeError("interceptor bug")
+
+    s.intercept("hvc", before=before)
+    with pytest.raises(HarnessError, match=r"internal error.*interceptor bug"):
+        s.call(0xFF01)
+
+
+def test_the_core_may_not_copy_outside_a_vms_memory() -> None:
+    s = System([VMSpec.program("idle")])
+    with pytest.raises(HarnessError, match="outside their memory"):
+        s._copy(0, s.base(0) + s.memory_size(0) - 8, 1, s.base(1), 16)

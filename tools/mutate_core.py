@@ -1,4 +1,4 @@
-"""Mutation score of the ABI core: how many small edits of ``reference_hv/core.py`` the suite notices.
+"""Mutation score of the ABI core: how many small edits of ``profiles/hafnium_2018_10/core.py`` the suite notices.
 
     python tools/mutate_core.py                 # every mutation, 2 suite runs at a time
     python tools/mutate_core.py -j 2 --json mutation.json
@@ -10,7 +10,7 @@ Each mutation is ONE edit of the core's AST: a comparison operator flipped at it
 ``and``/``or`` swapped, an ``if`` condition negated, a ``not`` or ``~`` removed, ``&``/``|``,
 ``+``/``-``, ``<<``/``>>`` swapped, ``%`` turned into ``//``, a ``return`` or an assignment (or a
 bare call) dropped. The mutated module is written to a temporary directory; the enum and data
-classes are re-bound to the real ``reference_hv.core`` ones (``System`` builds its VMs from those),
+classes are re-bound to the real ``profiles.hafnium_2018_10.core`` ones (what tests compare states with),
 so only the logic — ``Core`` and the module's constants — changes. The conformance suite then runs
 against ``ReferenceBuild(core_class=<mutated Core>)`` in its own pytest process, stopping at the
 first failure (``-x``). A mutation is *killed* when the run fails, *survives* when it passes.
@@ -37,9 +37,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as `python tools/mutate_core.py` from a checkout
     sys.path.insert(0, str(ROOT))
-CORE = ROOT / "reference_hv" / "core.py"
+CORE = ROOT / "profiles" / "hafnium_2018_10" / "core.py"
 #: Classes whose definitions stay the real ones (the machine layer creates and compares them).
-KEPT_CLASSES = ("VcpuState", "MailboxState", "Vcpu", "Vm", "Outcome")
+KEPT_CLASSES = ("VcpuState", "MailboxState", "Vcpu", "Vm")
 RUN_TIMEOUT = 600.0
 
 _COMPARE_FLIP: dict[type[ast.cmpop], type[ast.cmpop]] = {
@@ -230,7 +230,7 @@ def mutated_source(source: str, index: int) -> str:
         raise IndexError(f"no mutation {index}: {m.count} sites")
     ast.fix_missing_locations(tree)
     kept = ", ".join(KEPT_CLASSES)
-    return ast.unparse(tree) + f"\n\nfrom reference_hv.core import {kept}  # noqa: E402, F401 - the real classes\n"
+    return ast.unparse(tree) + f"\n\nfrom profiles.hafnium_2018_10.core import {kept}  # noqa: E402, F401 - the real classes\n"
 
 
 BUILD_MODULE = """

@@ -1,4 +1,5 @@
-"""The initrd a Hafnium image of the ``hafnium-2018-10`` era boots from.
+"""Old-binary cpio archives, and the initrd layout Hafnium images of the ``hafnium-2018-10`` era boot
+from (used by that profile's ``qemu.py``).
 
 The archive is a cpio in the *old binary* format (what GNU ``cpio --create`` writes by default):
 each member is a 26-byte header of thirteen 16-bit little-endian fields (magic ``070707``

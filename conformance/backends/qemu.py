@@ -39,15 +39,17 @@ import tempfile
 import time
 import tomllib
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from conformance.backends import cpio, stub
+import profiles
+from conformance.backends import stub
 from conformance.backends.gdb import REG_PC, GdbClient, GdbError, GdbLinkError, GdbTimeout, StopReply
-from conformance.protocol import BuildError, GuestVM, SystemConfig
-from guest_asm import abi, programs
+from conformance.protocol import BuildError, GuestVM, SystemConfig, TraceRecord
+from guest_asm import layout as lib_layout
+from guest_asm import programs
 from guest_asm.assembler import AsmError, assemble
 
 RAM_BASE = 0x4000_0000
@@ -59,14 +61,43 @@ STUB_NAMES = ("stub", "@stub")
 #: generic timer counts at 62.5 MHz) from the driver's arming of the timer to the interrupt.
 DEFAULT_PREEMPT_TICKS = 1_000_000
 #: Where the driver reads the timer's ticks: the block's last 8 bytes (after DRIVER_OUT's x0..x30).
-DRIVER_TIMER = abi.DRIVER_OUT + 31 * 8
-assert DRIVER_TIMER + 8 <= abi.DRIVER_BLOCK_SIZE
-#: What Hafnium (2018) logs before it spins at EL2 on an exception from a guest; pc is the guest's.
-#: Only a complete line counts (Hafnium prints it in pieces), so the report never depends on when
-#: the log was read.
-FAULT_LOG = re.compile(
-    r"(Data abort|Instruction abort|Unknown lower sync exception): pc=0x([0-9a-fA-F]+)[^\n]*\n"
-)
+DRIVER_TIMER = lib_layout.DRIVER_OUT + 31 * 8
+assert DRIVER_TIMER + 8 <= lib_layout.DRIVER_BLOCK_SIZE
+#: "The era's value" for an :class:`ImageConfig` layout field.
+ERA_DEFAULT = -1
+
+
+@dataclass(frozen=True)
+class GuestImage:
+    """A secondary as the backend packs it: its VM ID, what the test asked for, its assembled code."""
+
+    vm_id: int
+    vm: GuestVM
+    code: bytes
+
+
+@dataclass(frozen=True)
+class Era:
+    """What the backend must know of the real images of one ABI profile's era (the profile's
+    ``qemu.py`` defines ``ERA``): the fault line the hypervisor logs (group 1 the kind, group 2
+    the guest's pc in hex), the image's layout defaults, and how its initrd packs the secondaries."""
+
+    fault_log: re.Pattern[str]
+    primary_base: int
+    ram: int
+    max_secondaries: int
+    initrd: Callable[[bytes, Sequence[GuestImage]], bytes]
+
+
+def era(profile: str) -> Era:
+    """The ``ERA`` of ``profile``'s ``qemu.py``; a :class:`BuildError` when it has none."""
+    try:
+        found = profiles.get(profile).module("qemu").ERA
+    except (LookupError, ImportError, AttributeError) as e:
+        raise BuildError(f"the QEMU backend knows no images of profile {profile!r}: {e}") from None
+    if not isinstance(found, Era):
+        raise BuildError(f"profile {profile!r}: its qemu.ERA is not a conformance.backends.qemu.Era")
+    return found
 
 
 @dataclass(frozen=True)
@@ -93,14 +124,17 @@ class _GuestFault(Exception):
 
 
 @dataclass(frozen=True)
-class ImageProfile:
-    """A hypervisor image and the facts the backend needs about it (defaults: Hafnium at aa039b39)."""
+class ImageConfig:
+    """A hypervisor image and the facts the backend needs about it. ``profile``: the ABI profile the
+    image implements; ``primary_base``, ``ram`` and ``max_secondaries`` not given are its era's
+    (the profile's ``qemu.ERA``)."""
 
     image: Path | None  # None: the built-in stub
     name: str = ""
-    primary_base: int = 0x4008_0000
-    ram: int = 16 * MIB
-    max_secondaries: int = 3
+    profile: str = profiles.DEFAULT
+    primary_base: int = ERA_DEFAULT
+    ram: int = ERA_DEFAULT
+    max_secondaries: int = ERA_DEFAULT
     cpu: str = "cortex-a57"
     qemu: str = "qemu-system-aarch64"
     append: str = ""
@@ -118,6 +152,16 @@ class ImageProfile:
     gic_distributor: int = 0x0800_0000  # QEMU virt, GICv2
     gic_cpu_interface: int = 0x0801_0000
 
+    def __post_init__(self) -> None:
+        if ERA_DEFAULT in (self.primary_base, self.ram, self.max_secondaries):
+            try:
+                facts = era(self.profile)
+            except BuildError as e:
+                raise ValueError(str(e)) from None
+            for key in ("primary_base", "ram", "max_secondaries"):
+                if getattr(self, key) == ERA_DEFAULT:
+                    object.__setattr__(self, key, getattr(facts, key))
+
     @property
     def ram_top(self) -> int:
         return RAM_BASE + self.ram
@@ -128,8 +172,8 @@ class ImageProfile:
         return RAM_BASE + min(self.ram // 2, 128 * MIB)
 
 
-def stub_profile() -> ImageProfile:
-    return ImageProfile(None, name="qemu:stub", primary_base=stub.PRIMARY_BASE, max_secondaries=stub.MAX_SECONDARIES)
+def stub_config() -> ImageConfig:
+    return ImageConfig(None, name="qemu:stub", primary_base=stub.PRIMARY_BASE, max_secondaries=stub.MAX_SECONDARIES)
 
 
 _SIZE_SUFFIX = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
@@ -149,7 +193,7 @@ def _size(value: object, what: str) -> int:
 
 
 _KNOWN_KEYS = frozenset({
-    "image", "name", "primary_base", "memory", "max_secondaries", "cpu", "qemu", "append",
+    "image", "name", "profile", "primary_base", "memory", "max_secondaries", "cpu", "qemu", "append",
     "boot_timeout", "call_timeout", "extra_args", "preempt_ticks", "icount_shift", "preempt_irq",
     "gic_distributor", "gic_cpu_interface",
 })  # fmt: skip
@@ -184,7 +228,7 @@ def _toml_str(data: Mapping[str, Any], key: str) -> str:
     return value
 
 
-def load_profile(path: Path) -> ImageProfile:
+def load_config(path: Path) -> ImageConfig:
     """An image's config file (TOML): ``image`` (relative to the file) and optional layout keys.
 
     Every value is checked strictly: a wrong type, a non-finite number or a value out of range is a
@@ -207,8 +251,15 @@ def load_profile(path: Path) -> ImageProfile:
         raise ValueError(f'{path}: no \'image\' (the hypervisor image, e.g. image = "hafnium.bin"; or "stub")')
     try:
         img = _toml_str(data, "image")
-        prof = stub_profile() if img in STUB_NAMES else ImageProfile(_image_path(path.parent / img), name=f"qemu:{img}")
         changes: dict[str, Any] = {}
+        if "profile" in data:
+            name = _toml_str(data, "profile")
+            if name not in profiles.REGISTRY:
+                raise ValueError(f"profile: unknown profile {name!r}; known: {', '.join(profiles.names())}")
+            changes["profile"] = name
+        prof = stub_config() if img in STUB_NAMES else ImageConfig(_image_path(path.parent / img), name=f"qemu:{img}")
+        if changes.get("profile", prof.profile) != prof.profile:  # the layout defaults of the image's own era
+            prof = ImageConfig(prof.image, name=prof.name, profile=changes["profile"])
         if "primary_base" in data:
             changes["primary_base"] = _size(data["primary_base"], "primary_base")
         if "memory" in data:
@@ -231,7 +282,7 @@ def load_profile(path: Path) -> ImageProfile:
                 raise ValueError(f"extra_args: expected a list of strings, got {args!r}")
             changes["extra_args"] = tuple(args)
         prof = replace(prof, **changes)
-        _check_profile(prof)
+        _check_config(prof)
     except ValueError as e:
         raise ValueError(f"{path}: {e}") from None
     return prof
@@ -247,7 +298,7 @@ def _image_path(path: Path) -> Path:
 MAX_PREEMPT_TICKS = (1 << 31) - 1
 
 
-def _check_profile(p: ImageProfile) -> None:
+def _check_config(p: ImageConfig) -> None:
     if p.ram % MIB or not 8 * MIB <= p.ram <= 4096 * MIB:
         raise ValueError(f"memory {p.ram:#x}: a whole number of MiB, 8M..4G")
     if p.primary_base % 0x10000 or not RAM_BASE <= p.primary_base < p.initrd_address:
@@ -270,21 +321,21 @@ def _check_profile(p: ImageProfile) -> None:
             raise ValueError(f"{key} {value:#x}: a 4 KiB aligned physical address")
 
 
-def profile_from_spec(spec: str) -> ImageProfile:
+def config_from_spec(spec: str) -> ImageConfig:
     """``stub`` / ``@stub``, a config file (``*.toml``), or an image path."""
     if spec in STUB_NAMES:
-        return stub_profile()
+        return stub_config()
     if not spec:
         raise ValueError("expected qemu:IMAGE, qemu:CONFIG.toml or qemu:stub")
     path = Path(spec).expanduser()
     if path.suffix.lower() == ".toml":
-        return load_profile(path)
-    return ImageProfile(_image_path(path), name=f"qemu:{path.name}")
+        return load_config(path)
+    return ImageConfig(_image_path(path), name=f"qemu:{path.name}")
 
 
 def build_from_spec(spec: str) -> QemuBuild:
     """What ``--hv qemu:SPEC`` means (``ValueError`` with a message for a bad spec)."""
-    return QemuBuild(profile_from_spec(spec))
+    return QemuBuild(config_from_spec(spec))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -307,34 +358,34 @@ class Layout:
     sizes: tuple[int, ...]
 
 
-def layout(profile: ImageProfile, secondaries: Sequence[GuestVM]) -> Layout:
+def layout(image_cfg: ImageConfig, secondaries: Sequence[GuestVM]) -> Layout:
     """Secondaries from the top of RAM downwards, in VM-ID order; a limit of the image is a BuildError."""
     n = len(secondaries)
-    if n > profile.max_secondaries:
+    if n > image_cfg.max_secondaries:
         raise BuildError(
-            f"limit of image {profile.name}: it runs at most {profile.max_secondaries} secondaries "
-            f"(max_secondaries in its profile), this test boots {n}. This is a limit of the image "
+            f"limit of image {image_cfg.name}: it runs at most {image_cfg.max_secondaries} secondaries "
+            f"(max_secondaries in its config), this test boots {n}. This is a limit of the image "
             "(e.g. its page-table pool), not a conformance verdict."
         )
-    bases = [profile.primary_base]
+    bases = [image_cfg.primary_base]
     sizes = [0]
-    top = profile.ram_top
+    top = image_cfg.ram_top
     for vm_id, vm in enumerate(secondaries, start=1):
         if vm.memory <= 0 or vm.memory % 0x10000:
             raise BuildError(f"VM {vm_id}: memory {vm.memory:#x} must be a positive multiple of 64 KiB for this backend")
         if vm.ready_vcpus != 1:
-            why = f"ready_vcpus={vm.ready_vcpus} needs the 'ready_vcpus' capability, which {profile.name} lacks"
+            why = f"ready_vcpus={vm.ready_vcpus} needs the 'ready_vcpus' capability, which {image_cfg.name} lacks"
             raise BuildError(f"VM {vm_id}: {why}")
         top -= vm.memory
         bases.append(top)
         sizes.append(vm.memory)
-    floor = profile.initrd_address + MIB  # the initrd and the device tree sit here while the image loads
+    floor = image_cfg.initrd_address + MIB  # the initrd and the device tree sit here while the image loads
     if top < floor:
         raise BuildError(
-            f"limit of image {profile.name}: {sum(sizes):#x} bytes of secondaries do not fit in {profile.ram // MIB} MiB of RAM "
-            f"above the initrd (lowest base would be {top:#x}, below {floor:#x})"
+            f"limit of image {image_cfg.name}: {sum(sizes):#x} bytes of secondaries do not fit in "
+            f"{image_cfg.ram // MIB} MiB of RAM above the initrd (lowest base would be {top:#x}, below {floor:#x})"
         )
-    sizes[0] = bases[-1] - profile.primary_base if n else profile.initrd_address - profile.primary_base
+    sizes[0] = bases[-1] - image_cfg.primary_base if n else image_cfg.initrd_address - image_cfg.primary_base
     return Layout(tuple(bases), tuple(sizes))
 
 
@@ -347,12 +398,14 @@ class QemuBuild:
 
     capabilities: frozenset[str] = frozenset()
 
-    def __init__(self, profile: ImageProfile) -> None:
-        self.profile = profile
-        self.name = profile.name or (f"qemu:{profile.image.name}" if profile.image else "qemu:stub")
+    def __init__(self, image_cfg: ImageConfig) -> None:
+        self.image_cfg = image_cfg
+        #: The one profile the image implements (its config's ``profile``).
+        self.profiles = frozenset({image_cfg.profile})
+        self.name = image_cfg.name or (f"qemu:{image_cfg.image.name}" if image_cfg.image else "qemu:stub")
 
     def boot(self, config: SystemConfig) -> QemuSession:
-        return QemuSession(self.profile, config)
+        return QemuSession(self.image_cfg, config)
 
 
 def _kill(proc: subprocess.Popen[bytes], client: GdbClient | None, tmpdir: str) -> None:
@@ -383,20 +436,25 @@ def _tail(path: Path, limit: int = LOG_TAIL) -> str:
 class QemuSession:
     """One QEMU process running the image; the primary parked at ``hf_driver_ready``."""
 
-    def __init__(self, profile: ImageProfile, config: SystemConfig) -> None:
-        self.profile = profile
+    def __init__(self, image_cfg: ImageConfig, config: SystemConfig) -> None:
+        self.image_cfg = image_cfg
         self.config = config
-        qemu = shutil.which(profile.qemu)
+        try:
+            self._call_name = profiles.get(config.profile).call_name
+        except LookupError as e:
+            raise BuildError(str(e)) from None
+        qemu = shutil.which(image_cfg.qemu)
         if qemu is None:
-            raise BuildError(f"{profile.qemu} not found on PATH: {QEMU_HINT}")
-        self.layout = layout(profile, config.secondaries)
-        self.driver = programs.build_driver(profile.primary_base)
+            raise BuildError(f"{image_cfg.qemu} not found on PATH: {QEMU_HINT}")
+        self.layout = layout(image_cfg, config.secondaries)
+        self.driver = programs.build_driver(image_cfg.primary_base)
         self.ready = self.driver.symbol("hf_driver_ready")
         self.block = self.driver.symbol("hf_driver_block")
         # Where a call enters the driver: through hf_driver_timed (arm the timer, then the call)
         # when preemption is on, else straight at the dispatch after the breakpoint.
-        self.entry = self.driver.symbol("hf_driver_timed") if profile.preempt_ticks else self.ready + 4
-        secondaries: list[cpio.Secondary] = []
+        self.entry = self.driver.symbol("hf_driver_timed") if image_cfg.preempt_ticks else self.ready + 4
+        self.era = era(config.profile)
+        secondaries: list[GuestImage] = []
         for vm_id, vm in enumerate(config.secondaries, start=1):
             base = self.layout.bases[vm_id]
             try:
@@ -405,8 +463,8 @@ class QemuSession:
                 raise BuildError(f"VM {vm_id} ({vm.name}) does not assemble at {base:#x}: {e}") from e
             if len(image.code) > vm.memory:
                 raise BuildError(f"VM {vm_id} ({vm.name}): {len(image.code):#x} bytes of code do not fit in {vm.memory:#x}")
-            secondaries.append(cpio.Secondary(cpio.member_name(vm_id, vm.name), vm.memory, vm.vcpus, image.code))
-        self._trace: list[str] = []
+            secondaries.append(GuestImage(vm_id, vm, image.code))
+        self._trace: list[TraceRecord] = []
         self._state = "booting"
         self._why_dead: str | None = None
         self._fault: QemuFault | None = None
@@ -419,18 +477,18 @@ class QemuSession:
         self.stderr_log = tmp / "qemu.stderr"
         sock = tmp / "gdb.sock"
         initrd = tmp / "initrd.cpio"
-        initrd.write_bytes(cpio.make_initrd(self.driver.code, secondaries))
-        if profile.image is None:
+        initrd.write_bytes(self.era.initrd(self.driver.code, secondaries))
+        if image_cfg.image is None:
             kernel = tmp / "stub.bin"
             kernel.write_bytes(stub.make_stub_image(len(secondaries) + 1, self.driver.code, self.driver.entry))
         else:
-            kernel = profile.image
+            kernel = image_cfg.image
         self.command = [
-            qemu, "-M", "virt", "-cpu", profile.cpu, "-m", f"{profile.ram // MIB}M",
+            qemu, "-M", "virt", "-cpu", image_cfg.cpu, "-m", f"{image_cfg.ram // MIB}M",
             "-machine", "virtualization=true", "-nographic", "-nodefaults", "-serial", "stdio",
-            "-kernel", str(kernel), "-initrd", str(initrd), "-append", profile.append,
-            "-icount", f"shift={profile.icount_shift},sleep=on",
-            "-gdb", f"unix:{sock},server,nowait", "-S", *profile.extra_args,
+            "-kernel", str(kernel), "-initrd", str(initrd), "-append", image_cfg.append,
+            "-icount", f"shift={image_cfg.icount_shift},sleep=on",
+            "-gdb", f"unix:{sock},server,nowait", "-S", *image_cfg.extra_args,
         ]  # fmt: skip
         with open(self.serial_log, "wb") as out, open(self.stderr_log, "wb") as err:
             self.proc = subprocess.Popen(
@@ -457,12 +515,12 @@ class QemuSession:
         )
 
     def _start(self, sock: Path) -> None:
-        deadline = time.monotonic() + self.profile.boot_timeout
+        deadline = time.monotonic() + self.image_cfg.boot_timeout
         while not sock.exists():
             if self.proc.poll() is not None:
                 raise self._error("QEMU did not start")
             if time.monotonic() > deadline:
-                raise self._error(f"QEMU's gdbstub socket did not appear within {self.profile.boot_timeout}s")
+                raise self._error(f"QEMU's gdbstub socket did not appear within {self.image_cfg.boot_timeout}s")
             time.sleep(0.002)
         try:
             while True:  # the socket file appears just before QEMU listens on it
@@ -484,15 +542,15 @@ class QemuSession:
         except GdbTimeout:
             raise self._error(
                 f"the image did not boot: the primary did not reach hf_driver_ready ({self.ready:#x}) within "
-                f"{self.profile.boot_timeout}s"
+                f"{self.image_cfg.boot_timeout}s"
             ) from None
         except GdbError as e:
             raise self._error(f"gdb link to QEMU failed during boot: {e}") from None
         self._check_parked(stop, "boot")
-        if self.profile.preempt_ticks > 0:
+        if self.image_cfg.preempt_ticks > 0:
             try:
                 self._gic_init(client)
-                client.write_memory(self.block + DRIVER_TIMER, self.profile.preempt_ticks.to_bytes(8, "little"))
+                client.write_memory(self.block + DRIVER_TIMER, self.image_cfg.preempt_ticks.to_bytes(8, "little"))
             except GdbError as e:
                 raise self._error(f"setting up the timer and the GIC for preemption over the gdb link failed: {e}") from None
         self._state = "ready"
@@ -514,7 +572,7 @@ class QemuSession:
         client.write_memory(addr, value.to_bytes(4, "little"))
 
     def _gic_init(self, client: GdbClient) -> None:
-        p = self.profile
+        p = self.image_cfg
         irq = p.preempt_irq
         self._gic_write32(client, p.gic_distributor + 0x000, 1)  # GICD_CTLR: enable
         self._gic_write32(client, p.gic_cpu_interface + 0x004, 0xFF)  # GICC_PMR: let every priority through
@@ -529,7 +587,7 @@ class QemuSession:
                 text = f.read().decode("utf-8", "replace")
         except OSError:
             return None
-        m = FAULT_LOG.search(text)
+        m = self.era.fault_log.search(text)
         if m is None:
             return None
         # The guest that ran: the target of HF_VCPU_RUN, else the primary itself. (A vector of
@@ -542,7 +600,7 @@ class QemuSession:
         """The stop that ends a call (GdbTimeout: no return within ``call_timeout``, the
         last-resort deadline). The serial log is checked meanwhile: a guest fault that the
         hypervisor logged before it stopped the system ends the wait at once (``_GuestFault``)."""
-        deadline = time.monotonic() + self.profile.call_timeout
+        deadline = time.monotonic() + self.image_cfg.call_timeout
         while True:
             try:
                 return client.wait_stop(max(0.001, min(0.05, deadline - time.monotonic())))
@@ -569,12 +627,28 @@ class QemuSession:
     # --- the protocol ---------------------------------------------------------------------
 
     @property
-    def trace(self) -> list[str]:
-        lines = list(self._trace)
+    def trace(self) -> list[TraceRecord]:
+        """The primary's calls (the backend sees no others) and how they ended, then the tail of
+        the serial log as ``note`` records, so a failure report shows what the hypervisor printed."""
+        records = list(self._trace)
         log = _tail(self.serial_log, 2000)
         if log not in ("(none)", "(empty)"):
-            lines += [f"serial| {line}" for line in log.splitlines()]
-        return lines
+            lines = log.splitlines()
+            records += [TraceRecord(len(records) + n, "note", 0, 0, detail=f"serial| {line}") for n, line in enumerate(lines)]
+        return records
+
+    def _record(
+        self,
+        kind: str,
+        *,
+        vm: int = 0,
+        vcpu: int = 0,
+        call: str = "",
+        args: tuple[int, ...] = (),
+        result: int | None = None,
+        detail: str = "",
+    ) -> None:
+        self._trace.append(TraceRecord(len(self._trace), kind, vm, vcpu, call, args, result, detail))
 
     def base(self, vm: int) -> int:
         if not 0 <= vm < len(self.layout.bases):
@@ -618,8 +692,8 @@ class QemuSession:
         regs: Mapping[int, int] | None = None,
         insn: str = "hvc #0",
     ) -> QemuOutcome:
-        if insn not in abi.DRIVER_OPS:
-            raise ValueError(f"insn must be one of {abi.DRIVER_OPS}, got {insn!r}")
+        if insn not in lib_layout.DRIVER_OPS:
+            raise ValueError(f"insn must be one of {lib_layout.DRIVER_OPS}, got {insn!r}")
         if self._state == "timeout":
             return QemuOutcome(timeout=self._why_dead)
         if self._state == "fault":
@@ -633,26 +707,28 @@ class QemuSession:
             if not 4 <= n <= 30:
                 raise ValueError(f"regs: register x{n} is not one of x4..x30")
             values[n] = v
-        block = abi.DRIVER_OPS.index(insn).to_bytes(8, "little")
-        block += b"".join((v & abi.MASK64).to_bytes(8, "little") for v in values)
-        shown = f"{insn.split()[0]} {x0 & abi.MASK64:#x}({x1 & abi.MASK64:#x}, {x2 & abi.MASK64:#x}, {x3 & abi.MASK64:#x})"
-        n = len(self._trace)
+        block = lib_layout.DRIVER_OPS.index(insn).to_bytes(8, "little")
+        block += b"".join((v & lib_layout.MASK64).to_bytes(8, "little") for v in values)
+        kind, args = insn.split()[0], tuple(v & lib_layout.MASK64 for v in (x0, x1, x2, x3))
+        call = self._call_name(args[0])
+        shown = f"{kind} {args[0]:#x}({args[1]:#x}, {args[2]:#x}, {args[3]:#x})"
         try:
             self._log_mark = self.serial_log.stat().st_size
             self._running = x1 & 0xFFFF_FFFF if x0 & 0xBFFF_FFFF == 0xFF00 else 0
         except OSError:
             self._log_mark = 0
         try:
-            client.write_memory(self.block + abi.DRIVER_OP, block)
+            client.write_memory(self.block + lib_layout.DRIVER_OP, block)
             client.resume(self.entry)
             stop = self._wait_call(client)
         except _GuestFault as e:
             self._state = "fault"
             self._fault, self._why_dead = e.fault, str(e)
-            self._trace.append(f"#{n} VM 0 vCPU 0: {shown} -> stopped: {e}")
+            self._record(kind, call=call, args=args)
+            self._record("fault", vm=e.fault.vm, vcpu=e.fault.vcpu, detail=str(e.fault))
             return QemuOutcome(fault=e.fault)
         except GdbTimeout:
-            why = f"the primary's {shown} did not return to hf_driver_ready within {self.profile.call_timeout}s"
+            why = f"the primary's {shown} did not return to hf_driver_ready within {self.image_cfg.call_timeout}s"
             try:
                 client.interrupt(2.0)
             except GdbError:
@@ -661,11 +737,13 @@ class QemuSession:
             if fault is not None:
                 self._state = "fault"
                 self._fault, self._why_dead = fault, str(fault)
-                self._trace.append(f"#{n} VM 0 vCPU 0: {shown} -> stopped: {fault}")
+                self._record(kind, call=call, args=args)
+                self._record("fault", vm=fault.vm, vcpu=fault.vcpu, detail=str(fault))
                 return QemuOutcome(fault=fault)
             self._state = "timeout"
             self._why_dead = f"{why}; serial log: {_tail(self.serial_log, 600)}"
-            self._trace.append(f"#{n} VM 0 vCPU 0: {shown} -> no return (timeout)")
+            self._record(kind, call=call, args=args)
+            self._record("stop", detail=f"timeout: the call did not return within {self.image_cfg.call_timeout}s")
             return QemuOutcome(timeout=self._why_dead)
         except GdbLinkError as e:
             stop = self._link_lost(e, shown)
@@ -674,14 +752,17 @@ class QemuSession:
             self._why_dead = f"gdb link failed during {shown}: {e}"
             raise self._error(self._why_dead) from None
         if stop.exited:
-            return self._exited(stop, shown)
+            off = self._exited(stop, shown)  # raises unless the system switched off
+            self._record(kind, call=call, args=args)
+            self._record("stop", detail=self._why_dead or "system off")
+            return off
         self._check_parked(stop, f"call {shown}")
         try:
-            out = client.read_memory(self.block + abi.DRIVER_OUT, 31 * 8)
+            out = client.read_memory(self.block + lib_layout.DRIVER_OUT, 31 * 8)
         except GdbError as e:
             raise self._error(f"reading the driver's results over the gdb link failed: {e}") from None
         result = tuple(int.from_bytes(out[8 * i : 8 * i + 8], "little") for i in range(31))
-        self._trace.append(f"#{n} VM 0 vCPU 0: {shown} -> {result[0]:#x}")
+        self._record(kind, call=call, args=args, result=result[0])
         return QemuOutcome(regs=result)
 
     def _link_lost(self, e: GdbError, shown: str) -> StopReply:
@@ -700,11 +781,9 @@ class QemuSession:
             status = self.proc.wait(timeout=2.0)
         except subprocess.TimeoutExpired:
             status = None
-        n = len(self._trace)
         if stop.kind == "W" and status in (0, None):
             self._state = "off"
             self._why_dead = "the system switched off (QEMU exited with status 0)"
-            self._trace.append(f"#{n} VM 0 vCPU 0: {shown} -> system off")
             return QemuOutcome(system_off=True)
         self._state = "lost"
         self._why_dead = f"QEMU exited during {shown} ({stop.raw}, status {status})"

@@ -1,4 +1,5 @@
-// Shared prelude, prepended to every library program (after its parameter .equ lines).
+// Shared prelude, in every library program of every profile (after its .equ lines), before the
+// profile's own prelude.
 //
 // Conventions: the program runs at EL1, MMU off, identity mapped, at a 64 KiB aligned base,
 // entry _start at the base; it is position independent (adr, never absolute addresses).
@@ -55,21 +56,12 @@ report_done_\@:
     mov sp, x9
 .endm
 
-// x0 := HF_VM_CONFIGURE(send page, recv page). x1..x17 are zero afterwards (CALL-5).
-.macro CONFIGURE
-    adr x1, _start
-    add x2, x1, #LIB_RECV_PAGE
-    add x1, x1, #LIB_SEND_PAGE
-    mov x0, #HF_VM_CONFIGURE
-    hvc #0
-.endm
-
 // Copy min(\size, 4096) bytes from the recv page to the send page. Clobbers x9..x12 and flags.
 .macro COPY_RECV_TO_SEND size
     mov x11, \size
-    cmp x11, #HF_MAILBOX_SIZE
+    cmp x11, #LIB_PAGE_SIZE
     b.ls copy_sized_\@
-    mov x11, #HF_MAILBOX_SIZE
+    mov x11, #LIB_PAGE_SIZE
 copy_sized_\@:
     adr x9, _start
     add x10, x9, #LIB_SEND_PAGE
@@ -93,9 +85,9 @@ copy_done_\@:
 // Write (\value + i) & 0xff for i < min(\size, 4096) into the send page. Clobbers x9..x12, flags.
 .macro FILL_SEND size, value
     mov x11, \size
-    cmp x11, #HF_MAILBOX_SIZE
+    cmp x11, #LIB_PAGE_SIZE
     b.ls fill_sized_\@
-    mov x11, #HF_MAILBOX_SIZE
+    mov x11, #LIB_PAGE_SIZE
 fill_sized_\@:
     mov x12, \value
     adr x9, _start

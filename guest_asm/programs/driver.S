@@ -1,7 +1,7 @@
 // driver -- the primary driver: how Python makes the primary VM execute any hypercall.
 //
 // Contract (reference_hv relies on it):
-//   hf_driver_block   512-byte, 16-byte aligned command block (offsets from guest_asm.abi):
+//   hf_driver_block   512-byte, 16-byte aligned command block (offsets from guest_asm.layout):
 //                       +DRIVER_OP   (8 bytes)    op number: index into abi.DRIVER_OPS
 //                       +DRIVER_IN   (31 x 8)     x0..x30 loaded before the instruction
 //                       +DRIVER_OUT  (31 x 8)     x0..x30 stored after it

@@ -9,8 +9,9 @@ check states").
 
 from __future__ import annotations
 
-from conformance.harness import ERR, Hv, expect
+from conformance.harness import expect
 from conformance.outcomes import ClauseArg, ConformanceFailure
+from profiles.hafnium_2018_10.hv import ERR, Hv
 
 #: HF_INVALID_VCPU: "no vCPU was woken", in a primary's send result (SEND-11) and in WAKE_UP (RUN-8).
 NO_VCPU = 0xFFFF

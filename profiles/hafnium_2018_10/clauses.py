@@ -1,8 +1,8 @@
 """The clause registry: every clause of the ``hafnium-2018-10`` profile, as data.
 
 Transcribed from ``shared/spec/hafnium-mailbox-abi.md`` (the oracle); ``tests/test_clause_registry.py``
-checks this table against that file, and the suite's self-test fails if a clause has no test or a
-test names a clause that is not here. ``source`` is where the spec read the fact in Hafnium at
+checks this table against that file (``spec.md`` here), and the suite's self-test fails if a clause
+has no test or a test names a clause that is not here. ``source`` is where the spec read the fact in Hafnium at
 commit aa039b39158c5e945a8c9c3b1eeff1b84ad79080.
 
 ``impl_defined`` names the part of a clause the spec leaves to the implementation: a test that
@@ -11,9 +11,7 @@ checks that part is reported apart from the MUST results and never fails a build
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-PROFILE = "hafnium-2018-10"
+from profiles import Clause
 
 SECTIONS = {
     1: "Calling convention",
@@ -26,21 +24,6 @@ SECTIONS = {
     8: "Clearing",
     10: "Faults (implementation-defined)",
 }
-
-
-@dataclass(frozen=True)
-class Clause:
-    id: str
-    section: int
-    rule: str
-    source: str
-    impl_defined: str | None = None
-
-    @property
-    def title(self) -> str:
-        """The rule's first sentence, for tables."""
-        first = self.rule.split(". ")[0].rstrip(".")
-        return first if len(first) <= 100 else first[:97] + "..."
 
 
 CLAUSES: tuple[Clause, ...] = (
@@ -292,29 +275,15 @@ FAULTS = Clause(
     impl_defined="what the primary observes after a guest fault",
 )
 
-BY_ID: dict[str, Clause] = {c.id: c for c in (*CLAUSES, FAULTS)}
-
-
-def get(clause_id: str) -> Clause:
-    try:
-        return BY_ID[clause_id]
-    except KeyError:
-        raise KeyError(f"no clause {clause_id!r} in profile {PROFILE}; known: {', '.join(BY_ID)}") from None
-
 #: The clauses every other test relies on for its calls to mean what they say, by layer: the
 #: result in x0 (layer 0: CALL-1), how a call is identified (layer 1: the immediate, the ignored
 #: bits, unknown IDs, the function numbers), then which VM is which (layer 2: VM-1, learnt
 #: through those calls). When one of them fails in a test of its own (its first-named clause), the
 #: failures of clauses of a higher layer (every other clause is above all three) are not judged:
 #: they are BLOCKED by it, so the report names the one thing to fix first (docs/reports.md).
+#: Every clause that is not a foundation is in the layer above them (3).
 FOUNDATIONS: dict[str, int] = {
     "CALL-1": 0,  # every result is read from x0, all 64 bits of it
     **{cid: 1 for cid in ("CALL-2", "CALL-3", "CALL-4", *(f"ID-{n}" for n in range(1, 8)))},
     "VM-1": 2,
 }
-#: The layer of every clause that is not a foundation.
-ABOVE_FOUNDATIONS = 3
-
-
-def layer(cid: str) -> int:
-    return FOUNDATIONS.get(cid, ABOVE_FOUNDATIONS)

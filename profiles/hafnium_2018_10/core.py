@@ -1,22 +1,34 @@
-"""The ABI core: VMs, vCPUs and mailboxes as state machines, free of any CPU emulator.
+"""The ABI core of ``hafnium-2018-10``: VMs, vCPUs and mailboxes as state machines, free of any CPU emulator.
 
-Inputs are the caller (VM, vCPU) and its x0..x3; outputs are an :class:`Outcome` that says what
-the caller's x0 becomes, whether the physical CPU switches to another vCPU, and what the primary's
-HF_VCPU_RUN returns. The machine layer (:mod:`reference_hv.system`) does registers and world
-switches. Every rule cites its clause in ``shared/spec/hafnium-mailbox-abi.md``.
+Inputs are the trapping vCPU (VM, vCPU) and its x0..x3; the output is an
+:class:`~reference_hv.core_api.Answer`, as Hafnium's ``api_*`` functions give it: the caller's
+return value, or the vCPU that runs next. The machine layer (:mod:`reference_hv.system`) does
+registers and world switches (the interface: :mod:`reference_hv.core_api`).
+
+Each call is written as a sequence of small named steps (``send_size_ok``, ``deliver``,
+``pick_waiter``, ``receive_ok`` ...), each stating one rule next to the clause of ``spec.md`` it
+implements. The deliberately wrong builds of :mod:`profiles.hafnium_2018_10.mutants` are
+subclasses that override one step.
+
+The value a vCPU receives in x0 when it next runs is written by :meth:`Core.resume_with` only:
+a woken receiver's result (SEND-9), a switched-out sender's 0 (SEND-12), the primary's run response
+(RUN-4..RUN-9). The scheduler delivers it when it switches to that vCPU.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
-from guest_asm import abi
+from profiles.hafnium_2018_10 import abi
+from reference_hv import core_api
+from reference_hv.core_api import Answer, CopyFn, VmLayout
 
 ERR = abi.HF_ERROR
 U32 = 0xFFFF_FFFF
+#: CALL-3: a function ID is u32(x0) with bit 30 (the SMC64/HVC64 convention bit) cleared.
+FUNCTION_MASK = U32 & ~abi.FUNCTION_ID_IGNORED_BIT
 
 
 class VcpuState(enum.Enum):
@@ -35,13 +47,8 @@ class MailboxState(enum.Enum):
 
 
 @dataclass(slots=True)
-class Vcpu:
-    vm_id: int
-    index: int
+class Vcpu(core_api.Vcpu):
     state: VcpuState = VcpuState.OFF
-    #: x0 to deliver (with x1..x17 zeroed) when this vCPU next resumes from a hypercall that
-    #: switched it out; None when it resumes with its registers as they were (preemption).
-    resume_x0: int | None = None
 
 
 @dataclass(slots=True)
@@ -62,43 +69,33 @@ class Vm:
         return self.base <= addr and addr + abi.PAGE_SIZE <= self.base + self.size
 
 
-class Outcome(NamedTuple):
-    """What a hypercall does to the physical CPU.
-
-    ``ret``: the caller's x0 now (None when the caller is switched out).
-    ``run``: switch to this (vm, vcpu) — the primary's HF_VCPU_RUN succeeded.
-    ``to_primary``: the caller (a secondary) is switched out; the primary's HF_VCPU_RUN returns this.
-    ``system_off``: PSCI_SYSTEM_OFF — the run ends.
-    """
-
-    ret: int | None
-    run: tuple[int, int] | None = None
-    to_primary: int | None = None
-    system_off: bool = False
-
-
-#: Copies ``size`` bytes from (vm, addr) to (vm, addr); supplied by the machine layer.
-CopyFn = Callable[[int, int, int, int, int], None]
-
-_ERR_OUTCOME = Outcome(ERR)
+ERR_ANSWER = Answer(ERR)
 _WFI = abi.run_response(abi.HF_VCPU_RUN_WAIT_FOR_INTERRUPT)
-_WFI_OUTCOME = Outcome(_WFI)
+_WFI_ANSWER = Answer(_WFI)
 _YIELD = abi.run_response(abi.HF_VCPU_RUN_YIELD)
+
+Handler = Callable[[Vm, Vcpu, int, int, int], Answer]
 
 
 class Core:
     """The hypervisor's ABI state for one system: VM 0 is the primary, 1..N the secondaries."""
 
-    def __init__(self, vms: list[Vm], copy: CopyFn) -> None:
-        if not vms:
+    def __init__(self, layout: Sequence[VmLayout], copy: CopyFn) -> None:
+        if not layout:
             raise ValueError("a system needs at least the primary VM")
-        self.vms = vms
+        if [v.id for v in layout] != list(range(len(layout))):
+            raise ValueError("VM IDs must be 0..N in order")
+        self.vms = [Vm(v.id, v.base, v.size, [Vcpu(v.id, i) for i in range(v.vcpus)]) for v in layout]
         self.copy = copy
-        # VM-4: vCPU 0 of every VM ready at boot, the rest off; the primary's vCPU 0 runs first.
-        for vm in vms:
-            vm.vcpus[0].state = VcpuState.READY
-        vms[0].vcpus[0].state = VcpuState.RUNNING
-        self._calls: dict[int, Callable[[Vm, Vcpu, int, int, int], Outcome]] = {
+        # VM-4: vCPU 0 of every VM is ready at boot, the rest off (ready_vcpus > 1: this reference's
+        # extension); the primary's vCPU 0 runs first.
+        for vm, v in zip(self.vms, layout, strict=True):
+            for vcpu in vm.vcpus[: max(1, v.ready_vcpus)]:
+                vcpu.state = VcpuState.READY
+        self.vms[0].vcpus[0].state = VcpuState.RUNNING
+        self._primary = self.vms[abi.HF_PRIMARY_VM_ID].vcpus[0]  # RUN-3: a switch to the primary resumes its vCPU 0
+        self._to_primary = Answer(None, self._primary)
+        self._calls: dict[int, Handler] = {
             abi.HF_VCPU_RUN: self._vcpu_run,
             abi.HF_VM_GET_COUNT: self._vm_get_count,
             abi.HF_VCPU_GET_COUNT: self._vcpu_get_count,
@@ -108,154 +105,255 @@ class Core:
             abi.HF_MAILBOX_CLEAR: self._mailbox_clear,
         }
 
-    # --- entry points used by the machine layer --------------------------------------------
+    # --- entry points used by the machine layer (reference_hv.core_api.Core) --------------------
 
-    def hypercall(self, vm_id: int, vcpu_idx: int, x0: int, x1: int, x2: int, x3: int) -> Outcome:
+    def first(self) -> Vcpu:
+        return self._primary
+
+    def vcpu_state(self, vm_id: int, vcpu_idx: int) -> VcpuState:
+        return self.vms[vm_id].vcpus[vcpu_idx].state
+
+    def hypercall(self, vm_id: int, vcpu_idx: int, x0: int, x1: int, x2: int, x3: int) -> Answer:
         """An ``hvc`` from (vm_id, vcpu_idx). CALL-1..CALL-4, CALL-6."""
         vm = self.vms[vm_id]
-        vcpu = vm.vcpus[vcpu_idx]
-        func = (x0 & U32) & ~abi.FUNCTION_ID_IGNORED_BIT  # CALL-3
-        handler = self._calls.get(func)
+        handler = self._calls.get(x0 & FUNCTION_MASK)  # CALL-3
         if handler is not None:
-            return handler(vm, vcpu, x1, x2, x3)
-        if vm.id == abi.HF_PRIMARY_VM_ID:
-            psci = self.psci(func)
+            return handler(vm, vm.vcpus[vcpu_idx], x1, x2, x3)
+        if vm_id == abi.HF_PRIMARY_VM_ID:
+            psci = self.psci(x0 & FUNCTION_MASK)
             if psci is not None:
                 return psci
-        return _ERR_OUTCOME  # CALL-4
+        return ERR_ANSWER  # CALL-4
 
-    def smc(self, vm_id: int, x0: int) -> Outcome:
+    def smc(self, vm_id: int, vcpu_idx: int, x0: int) -> Answer:
         """An ``smc``: PSCI for the primary, -1 otherwise (CALL-6, CALL-7)."""
         if vm_id == abi.HF_PRIMARY_VM_ID:
-            psci = self.psci((x0 & U32) & ~abi.FUNCTION_ID_IGNORED_BIT)
+            psci = self.psci(x0 & FUNCTION_MASK)
             if psci is not None:
                 return psci
-        return _ERR_OUTCOME
+        return ERR_ANSWER
 
     @staticmethod
-    def psci(func: int) -> Outcome | None:
+    def psci(func: int) -> Answer | None:
         """PSCI for the primary (CALL-6); None when ``func`` is not a PSCI function ID."""
         if func & 0xFFFF_FFE0 != abi.PSCI_VERSION:
             return None
         if func == abi.PSCI_VERSION:
-            return Outcome(abi.PSCI_VERSION_RESULT)
+            return Answer(abi.PSCI_VERSION_RESULT)
         if func == abi.PSCI_MIGRATE_INFO_TYPE:
-            return Outcome(abi.PSCI_MIGRATE_INFO_TYPE_RESULT)
+            return Answer(abi.PSCI_MIGRATE_INFO_TYPE_RESULT)
         if func == abi.PSCI_SYSTEM_OFF:
-            return Outcome(None, system_off=True)
-        return _ERR_OUTCOME  # NOT_SUPPORTED: CPU_ON/OFF etc. need several physical CPUs
+            return Answer(None, system_off=True)
+        return ERR_ANSWER  # NOT_SUPPORTED: CPU_ON/OFF etc. need several physical CPUs
 
-    def preempted(self, vm_id: int, vcpu_idx: int) -> int:
+    def preempted(self, vm_id: int, vcpu_idx: int) -> Answer:
         """A secondary's time slice expired (RUN-4): it stays ready; the primary sees YIELD."""
-        self.vms[vm_id].vcpus[vcpu_idx].state = VcpuState.READY
-        return _YIELD
+        return self.switch_to_primary(self.vms[vm_id].vcpus[vcpu_idx], VcpuState.READY, None, _YIELD)
 
-    def wait_for_interrupt(self, vm_id: int, vcpu_idx: int) -> int:
+    def wait_for_interrupt(self, vm_id: int, vcpu_idx: int) -> Answer:
         """``wfi`` in a secondary (RUN-5): blocked for good; the primary sees 0x1."""
-        self.vms[vm_id].vcpus[vcpu_idx].state = VcpuState.BLOCKED_WFI
-        return _WFI
+        return self.switch_to_primary(self.vms[vm_id].vcpus[vcpu_idx], VcpuState.BLOCKED_WFI, None, _WFI)
 
-    def aborted(self, vm_id: int, vcpu_idx: int) -> int:
+    def aborted(self, vm_id: int, vcpu_idx: int) -> Answer:
         """A secondary faulted (§10, implementation-defined): it never runs again; 0x1."""
-        vcpu = self.vms[vm_id].vcpus[vcpu_idx]
-        vcpu.state = VcpuState.ABORTED
-        vcpu.resume_x0 = None
-        return _WFI
+        return self.switch_to_primary(self.vms[vm_id].vcpus[vcpu_idx], VcpuState.ABORTED, None, _WFI)
 
-    def resume_primary(self) -> Vcpu:
-        """The primary vCPU that a switch back to the primary resumes (RUN-3: vCPU 0)."""
-        primary = self.vms[0].vcpus[0]
-        primary.state = VcpuState.RUNNING
-        return primary
+    # --- switching --------------------------------------------------------------------------
 
-    # --- the hypercalls -------------------------------------------------------------------
+    def resume_with(self, vcpu: Vcpu, x0: int | None) -> None:
+        """THE writer of pending values: ``vcpu`` receives ``x0`` (x1..x17 zeroed) when it next runs;
+        None: it goes on with its registers as they were."""
+        vcpu.resume_x0 = x0
 
-    def _to_primary(self, vcpu: Vcpu, response: int, state: VcpuState, resume: int | None) -> Outcome:
+    def switch_to_primary(self, vcpu: Vcpu, state: VcpuState, resume: int | None, response: int) -> Answer:
+        """The secondary ``vcpu`` leaves the CPU in ``state``, to receive ``resume`` when it next runs;
+        the primary's vCPU 0 runs next (RUN-3) and its HF_VCPU_RUN returns ``response``."""
         vcpu.state = state
-        vcpu.resume_x0 = resume
-        return Outcome(None, to_primary=response)
+        self.resume_with(vcpu, resume)
+        self._primary.state = VcpuState.RUNNING
+        self.resume_with(self._primary, response)
+        return self._to_primary
 
-    def _vcpu_run(self, vm: Vm, vcpu: Vcpu, x1: int, x2: int, x3: int) -> Outcome:
+    # --- run and counts (RUN-1..3, VM-2, VM-3) ----------------------------------------------
+
+    def _vcpu_run(self, vm: Vm, vcpu: Vcpu, x1: int, x2: int, x3: int) -> Answer:
         if vm.id != abi.HF_PRIMARY_VM_ID:
-            return _WFI_OUTCOME  # RUN-1
+            return _WFI_ANSWER  # RUN-1
         target_id, idx = x1 & U32, x2 & U32
         if target_id == abi.HF_PRIMARY_VM_ID or target_id >= len(self.vms):
-            return _WFI_OUTCOME  # RUN-2
+            return _WFI_ANSWER  # RUN-2
         target = self.vms[target_id]
         if idx >= len(target.vcpus) or target.vcpus[idx].state is not VcpuState.READY:
-            return _WFI_OUTCOME  # RUN-2
-        target.vcpus[idx].state = VcpuState.RUNNING  # RUN-3; the primary waits inside its hvc
-        return Outcome(None, run=(target_id, idx))
+            return _WFI_ANSWER  # RUN-2
+        nxt = target.vcpus[idx]
+        nxt.state = VcpuState.RUNNING  # RUN-3; the primary waits inside its hvc
+        return Answer(None, nxt)
 
-    def _vm_get_count(self, vm: Vm, vcpu: Vcpu, x1: int, x2: int, x3: int) -> Outcome:
-        return Outcome(len(self.vms))  # VM-2
+    def _vm_get_count(self, vm: Vm, vcpu: Vcpu, x1: int, x2: int, x3: int) -> Answer:
+        return Answer(len(self.vms))  # VM-2
 
-    def _vcpu_get_count(self, vm: Vm, vcpu: Vcpu, x1: int, x2: int, x3: int) -> Outcome:
+    def _vcpu_get_count(self, vm: Vm, vcpu: Vcpu, x1: int, x2: int, x3: int) -> Answer:
         target = x1 & U32
         if vm.id != abi.HF_PRIMARY_VM_ID or target >= len(self.vms):
-            return _ERR_OUTCOME  # VM-3
-        return Outcome(len(self.vms[target].vcpus))
+            return ERR_ANSWER  # VM-3
+        return Answer(len(self.vms[target].vcpus))
 
-    def _vm_configure(self, vm: Vm, vcpu: Vcpu, send: int, recv: int, x3: int) -> Outcome:
-        if send % abi.PAGE_SIZE or recv % abi.PAGE_SIZE:
-            return _ERR_OUTCOME  # CFG-1
-        if vm.send is not None:
-            return _ERR_OUTCOME  # CFG-2
-        if not (vm.owns_page(send) and vm.owns_page(recv)):
-            return _ERR_OUTCOME  # CFG-3
-        if send == recv:
-            return _ERR_OUTCOME  # CFG-4
+    # --- configure (CFG) --------------------------------------------------------------------
+
+    def aligned(self, send: int, recv: int) -> bool:  # CFG-1
+        return not (send % abi.PAGE_SIZE or recv % abi.PAGE_SIZE)
+
+    def may_configure(self, vm: Vm) -> bool:  # CFG-2
+        return vm.send is None
+
+    def page_ok(self, vm: Vm, addr: int) -> bool:  # CFG-3
+        return vm.owns_page(addr)
+
+    def pages_distinct(self, send: int, recv: int) -> bool:  # CFG-4
+        return send != recv
+
+    def configured(self) -> int:  # CFG-5
+        return 0
+
+    def _vm_configure(self, vm: Vm, vcpu: Vcpu, send: int, recv: int, x3: int) -> Answer:
+        if not self.aligned(send, recv):
+            return ERR_ANSWER  # CFG-1
+        if not self.may_configure(vm):
+            return ERR_ANSWER  # CFG-2
+        if not (self.page_ok(vm, send) and self.page_ok(vm, recv)):
+            return ERR_ANSWER  # CFG-3
+        if not self.pages_distinct(send, recv):
+            return ERR_ANSWER  # CFG-4
         vm.send, vm.recv = send, recv
-        return Outcome(0)  # CFG-5
+        return Answer(self.configured())  # CFG-5
 
-    def _mailbox_send(self, vm: Vm, vcpu: Vcpu, x1: int, size: int, x3: int) -> Outcome:
-        to_id = x1 & U32
-        if size > abi.HF_MAILBOX_SIZE:
-            return _ERR_OUTCOME  # SEND-1
-        if to_id == vm.id:
-            return _ERR_OUTCOME  # SEND-2
-        if to_id >= len(self.vms):
-            return _ERR_OUTCOME  # SEND-3
-        if vm.send is None:
-            return _ERR_OUTCOME  # SEND-4
-        to = self.vms[to_id]
-        if to.recv is None:
-            return _ERR_OUTCOME  # SEND-5
-        if to.mailbox is not MailboxState.EMPTY:
-            return _ERR_OUTCOME  # SEND-6
-        self.copy(vm.id, vm.send, to.id, to.recv, size)  # SEND-7
+    # --- send (SEND, RUN-7..9) ----------------------------------------------------------------
+
+    def send_target(self, x1: int) -> int:  # argument widths: u32
+        return x1 & U32
+
+    def send_size_ok(self, size: int) -> bool:  # SEND-1
+        return size <= abi.HF_MAILBOX_SIZE
+
+    def send_to_self_refused(self, vm: Vm, to_id: int) -> bool:  # SEND-2
+        return to_id == vm.id
+
+    def sender_ready(self, vm: Vm) -> bool:  # SEND-4
+        return vm.send is not None
+
+    def receiver_ready(self, to: Vm) -> bool:  # SEND-5
+        return to.recv is not None
+
+    def mailbox_free(self, to: Vm) -> bool:  # SEND-6
+        return to.mailbox is MailboxState.EMPTY
+
+    def deliver(self, vm: Vm, to: Vm, size: int) -> None:  # SEND-7: exactly `size` bytes, at the time of the call
+        assert vm.send is not None and to.recv is not None  # SEND-4, SEND-5 (and CFG-3: both pages mapped)
+        self.copy(vm.id, vm.send, to.id, to.recv, size)
+
+    def record(self, vm: Vm, to: Vm, size: int) -> None:  # SEND-7: sender and size
         to.sender, to.msg_size = vm.id, size
+
+    def primary_mailbox_after_message(self) -> MailboxState:  # SEND-8
+        return MailboxState.READ
+
+    def message_response(self, vm: Vm, size: int) -> int:  # RUN-7
+        return abi.run_response(abi.HF_VCPU_RUN_MESSAGE, 0, size)
+
+    def pick_waiter(self, to: Vm) -> int:  # SEND-9: LIFO
+        return to.waiters.pop()
+
+    def wake(self, to: Vm, woken: Vcpu, vm: Vm, size: int) -> None:  # SEND-9
+        woken.state = VcpuState.READY
+        self.resume_with(woken, self.receive_ok(to, vm.id, size))
+        to.mailbox = MailboxState.READ
+
+    def leave_unread(self, to: Vm) -> None:  # SEND-10
+        to.mailbox = MailboxState.RECEIVED
+
+    def primary_send_result(self, woken_idx: int) -> int:  # SEND-11
+        return woken_idx
+
+    def wake_up_response(self, vm: Vm, to: Vm, woken_idx: int) -> int:  # RUN-8
+        return abi.run_response(abi.HF_VCPU_RUN_WAKE_UP, to.id, woken_idx)
+
+    def sender_resume(self, woken_idx: int) -> int | None:  # SEND-12, RUN-9: the send returns 0
+        return 0
+
+    def sender_state(self) -> VcpuState:  # RUN-9: the sender stays ready
+        return VcpuState.READY
+
+    def switch_out_sender(self, vcpu: Vcpu, response: int, woken_idx: int) -> Answer:  # SEND-8, SEND-12
+        return self.switch_to_primary(vcpu, self.sender_state(), self.sender_resume(woken_idx), response)
+
+    def _mailbox_send(self, vm: Vm, vcpu: Vcpu, x1: int, size: int, x3: int) -> Answer:
+        to_id = self.send_target(x1)
+        if not self.send_size_ok(size):
+            return ERR_ANSWER  # SEND-1
+        if self.send_to_self_refused(vm, to_id):
+            return ERR_ANSWER  # SEND-2
+        if to_id >= len(self.vms):
+            return ERR_ANSWER  # SEND-3
+        if not self.sender_ready(vm):
+            return ERR_ANSWER  # SEND-4
+        to = self.vms[to_id]
+        if not self.receiver_ready(to):
+            return ERR_ANSWER  # SEND-5
+        if not self.mailbox_free(to):
+            return ERR_ANSWER  # SEND-6
+        self.deliver(vm, to, size)
+        self.record(vm, to, size)
         if to.id == abi.HF_PRIMARY_VM_ID:  # SEND-8, RUN-7, RUN-9
-            to.mailbox = MailboxState.READ
-            message = abi.run_response(abi.HF_VCPU_RUN_MESSAGE, 0, size)
-            return self._to_primary(vcpu, message, VcpuState.READY, 0)
+            to.mailbox = self.primary_mailbox_after_message()
+            return self.switch_out_sender(vcpu, self.message_response(vm, size), 0)
         if to.waiters:  # SEND-9
-            woken_idx = to.waiters.pop()
-            woken = to.vcpus[woken_idx]
-            woken.state = VcpuState.READY
-            woken.resume_x0 = abi.receive_response(vm.id, size)
-            to.mailbox = MailboxState.READ
+            woken_idx = self.pick_waiter(to)
+            self.wake(to, to.vcpus[woken_idx], vm, size)
         else:  # SEND-10
             woken_idx = abi.HF_INVALID_VCPU
-            to.mailbox = MailboxState.RECEIVED
+            self.leave_unread(to)
         if vm.id == abi.HF_PRIMARY_VM_ID:
-            return Outcome(woken_idx)  # SEND-11
-        wake_up = abi.run_response(abi.HF_VCPU_RUN_WAKE_UP, to.id, woken_idx)
-        return self._to_primary(vcpu, wake_up, VcpuState.READY, 0)  # SEND-12, RUN-8
+            return Answer(self.primary_send_result(woken_idx))  # SEND-11
+        return self.switch_out_sender(vcpu, self.wake_up_response(vm, to, woken_idx), woken_idx)  # SEND-12, RUN-8
 
-    def _mailbox_receive(self, vm: Vm, vcpu: Vcpu, block: int, x2: int, x3: int) -> Outcome:
-        if vm.id == abi.HF_PRIMARY_VM_ID:
-            return _ERR_OUTCOME  # RECV-1
-        if vm.mailbox is MailboxState.RECEIVED:  # RECV-2
+    # --- receive (RECV) -----------------------------------------------------------------------
+
+    def receive_ok(self, vm: Vm, sender: int, size: int) -> int:  # RECV-2, RECV-4, RECV-6
+        return abi.receive_response(sender, size)
+
+    def receive_failed(self) -> int:  # RECV-1, RECV-3
+        return ERR
+
+    def blocking(self, block: int) -> bool:  # RECV-3, RECV-4: any non-zero x1
+        return block != 0
+
+    def may_receive(self, vm: Vm) -> bool:  # RECV-1
+        return vm.id != abi.HF_PRIMARY_VM_ID
+
+    def unread(self, vm: Vm) -> bool:  # RECV-2
+        return vm.mailbox is MailboxState.RECEIVED
+
+    def may_block(self, vm: Vm) -> bool:  # RECV-4, RECV-5
+        return True
+
+    def block_response(self) -> int:  # RUN-6
+        return _WFI
+
+    def _mailbox_receive(self, vm: Vm, vcpu: Vcpu, block: int, x2: int, x3: int) -> Answer:
+        if not self.may_receive(vm):
+            return Answer(self.receive_failed())  # RECV-1
+        if self.unread(vm):  # RECV-2
             vm.mailbox = MailboxState.READ
-            return Outcome(abi.receive_response(vm.sender, vm.msg_size))
-        if not block:
-            return _ERR_OUTCOME  # RECV-3
+            return Answer(self.receive_ok(vm, vm.sender, vm.msg_size))
+        if not self.blocking(block) or not self.may_block(vm):
+            return Answer(self.receive_failed())  # RECV-3
         vm.waiters.append(vcpu.index)  # RECV-4, RECV-5
-        return self._to_primary(vcpu, _WFI, VcpuState.BLOCKED_MAILBOX, None)  # RUN-6
+        return self.switch_to_primary(vcpu, VcpuState.BLOCKED_MAILBOX, None, self.block_response())  # RUN-6
 
-    def _mailbox_clear(self, vm: Vm, vcpu: Vcpu, x1: int, x2: int, x3: int) -> Outcome:
+    # --- clear (CLR) ------------------------------------------------------------------------
+
+    def _mailbox_clear(self, vm: Vm, vcpu: Vcpu, x1: int, x2: int, x3: int) -> Answer:
         if vm.mailbox is not MailboxState.READ:
-            return _ERR_OUTCOME  # CLR-2, CLR-3
+            return ERR_ANSWER  # CLR-2, CLR-3
         vm.mailbox = MailboxState.EMPTY  # CLR-1, CLR-4
-        return Outcome(0)
+        return Answer(0)

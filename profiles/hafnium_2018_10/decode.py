@@ -1,4 +1,4 @@
-"""Reading a hypercall's raw x0 the way the spec writes it (profile ``hafnium-2018-10``).
+"""Reading a hypercall's raw x0 the way ``spec.md`` writes it (``Profile.decode``, ``Profile.call_name``).
 
 A failure report shows ``0x0000000000000001`` vs ``0x0000000000000003``; a reader wants
 "WAIT_FOR_INTERRUPT" vs "MESSAGE, size 0". :func:`describe` gives that reading from the value and
@@ -69,14 +69,6 @@ def describe(value: object, what: str = "") -> str:
     return ""
 
 
-def shown(value: object, what: str = "") -> str:
-    """``0x...`` with its reading: ``0x0000000000000003 (MESSAGE, size 0)``; ``repr`` for non-ints."""
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= ERR:
-        reading = describe(value, what)
-        return f"{value:#018x}" + (f" ({reading})" if reading else "")
-    return repr(value)
-
-
 def call_name(x0: int) -> str:
     """The function a raw x0 names (CALL-3: u32 with bit 30 cleared), or its hex."""
     func = (x0 & 0xFFFF_FFFF) & ~(1 << 30)
@@ -84,3 +76,10 @@ def call_name(x0: int) -> str:
     if name is None:
         return f"{x0:#x}"
     return name if func == x0 else f"{name} (x0={x0:#x})"
+
+
+def message(call: str, args: tuple[int, ...], result: int | None) -> tuple[int, int | None] | None:
+    """A traced HF_MAILBOX_SEND that did not fail (§6): (destination, size) for a sequence chart."""
+    if call.split(" ")[0] != "HF_MAILBOX_SEND" or len(args) < 2 or result == ERR:
+        return None
+    return args[1] & 0xFFFF_FFFF, args[2] if len(args) > 2 else None

@@ -3,10 +3,10 @@
 Pure Python, no emulator: VMs (one vCPU each, as this profile boots them), mailboxes, configured
 pages, a sparse byte model of the pages that matter, and the project's *scripted secondaries*
 (``guest_asm.programs`` steps) executed step by step. It is the oracle of the model-based test
-(``conformance/tests/test_model.py``): the build's answers are compared with :class:`Model`'s.
+(``profiles/hafnium_2018_10/tests/test_model.py``): the build's answers are compared with :class:`Model`'s.
 
 Every number is a literal of the spec (``shared/spec/hafnium-mailbox-abi.md``; clause IDs in the
-comments), never taken from ``guest_asm.abi`` or the bundled reference, so that a wrong constant
+comments), never taken from this profile's ``abi.py`` or the bundled reference, so that a wrong constant
 there cannot hide from the suite. The only non-ABI facts used are the scripted secondary's own
 conventions (``guest_asm/programs/script.S``): its library pages (base + 0x10000 send, + 0x11000
 recv, for ``Fill``/``CopyRecv``), its ``reply`` flag, its "last receive" register, its register
@@ -388,7 +388,9 @@ class Model:
             return WAIT_FOR_INTERRUPT  # RUN-2: blocked vCPUs are not runnable (RUN-5, RECV-4)
         vm.refused_rule = ""
         if vm.resume is not None:  # the Call it was switched out in returns now (RUN-9, RECV-4)
-            self._complete_call(vm, vm.resume, _hvc_regs(vm.resume), vm.resume_rule, missing=vm.resume_missing_rule)
+            # Its missing rule is never empty: a call that switched out is completed by the resume.
+            missing = vm.resume_missing_rule or vm.resume_rule
+            self._complete_call(vm, vm.resume, _hvc_regs(vm.resume), vm.resume_rule, missing=missing)
             vm.resume, vm.resume_missing_rule = None, ""
         while vm.pc < len(vm.steps):
             step = vm.steps[vm.pc]

@@ -17,6 +17,9 @@
 // The primary runs at EL1h, interrupts masked, MMU off, no stage 2 (HCR_EL2.VM = 0), with the
 // device tree's address in x0. HCR_EL2.TSC makes its smc trap here (ESR_EL2.EC = 0x17).
 
+// The one call the stub answers, as the hafnium-2018-10 profile numbers it (the era it imitates).
+.equ HF_VM_GET_COUNT, 0xff01
+
 _start:
     mov x19, x0                     // the device tree, for the primary
     adr x1, stub_stack_top

@@ -1,7 +1,7 @@
 """The hypervisor: VMs, their mailboxes, the hafnium-2018-10 hypercalls, and the primary driver.
 
-Numbers are the spec's (docs/spec/hafnium-mailbox-abi.md), written out here. The driver block's
-layout is the suite's protocol (docs/alternate-builds.md), taken from ``guest_asm.abi``.
+Numbers are the spec's (profiles/hafnium_2018_10/spec.md), written out here. The driver block's
+layout is the suite's protocol (docs/alternate-builds.md), taken from ``guest_asm.layout``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from conformance.protocol import BuildError, SystemConfig
-from guest_asm import abi
+from guest_asm import layout
 from guest_asm.assembler import assemble
 from guest_asm.programs import build_driver
 from minimal_hv.machine import MASK64, Exit, Fault, Machine
@@ -87,7 +87,8 @@ class System:
             raise BuildError(f"unknown fault_policy {config.fault_policy!r}")
         self.continue_after_fault = config.fault_policy == "continue"
         self.slice = max(1, min(config.time_slice, MAX_SLICE))
-        self.trace: list[str] = []
+        # The trace: plain dicts with the keys of docs/alternate-builds.md (the suite's classes are not needed).
+        self.trace: list[dict[str, object]] = []
         self.stopped: Outcome | None = None
         driver = build_driver(FIRST_BASE)
         self.ready, self.block = driver.symbol("hf_driver_ready"), driver.symbol("hf_driver_block")
@@ -118,13 +119,13 @@ class System:
         for n, value in (regs or {}).items():
             values[n] = value
         machine = self.vms[0].machine  # the primary's: it runs the driver
-        machine.write(self.block + abi.DRIVER_OP, struct.pack("<Q", abi.DRIVER_OPS.index(insn)))
-        machine.write(self.block + abi.DRIVER_IN, struct.pack("<31Q", *(v & MASK64 for v in values)))
+        machine.write(self.block + layout.DRIVER_OP, struct.pack("<Q", layout.DRIVER_OPS.index(insn)))
+        machine.write(self.block + layout.DRIVER_IN, struct.pack("<31Q", *(v & MASK64 for v in values)))
         machine.pc = self.ready + 4
         while True:
             exit_, _ = machine.execute(PRIMARY_BUDGET)
             if exit_ is Exit.BRK and machine.pc == self.ready:  # back at the brk: x0..x30 are stored
-                return Outcome(regs=struct.unpack("<31Q", machine.read(self.block + abi.DRIVER_OUT, 31 * 8)))
+                return Outcome(regs=struct.unpack("<31Q", machine.read(self.block + layout.DRIVER_OUT, 31 * 8)))
             if exit_ is Exit.HVC:
                 stop = self._primary_hvc()
             elif exit_ is Exit.SMC:
@@ -177,7 +178,7 @@ class System:
             result = ERR  # RECV-1
         else:
             result = self._common(primary, func, x1, x2)
-        self._log(primary, 0, func, x1, x2, x3, result)
+        self._log(primary, 0, x0, x1, x2, x3, result)
         primary.machine.hypercall_return(result)
         return None
 
@@ -196,7 +197,7 @@ class System:
         if vm is None or vcpu >= vm.vcpus or vm.states[vcpu] is not State.READY:
             return WAIT_FOR_INTERRUPT  # RUN-2
         vm.states[vcpu] = State.RUNNING
-        self.trace.append(f"#{len(self.trace)} switch -> VM {vm.id} vCPU {vcpu} (HF_VCPU_RUN)")
+        self._event("switch", vm.id, vcpu, detail="HF_VCPU_RUN")
         machine = vm.machine
         machine.select(vcpu)
         budget = self.slice
@@ -217,7 +218,7 @@ class System:
             else:  # a fault (§10): stop the system, or switch the vCPU off and go on
                 assert machine.fault is not None
                 vm.states[vcpu] = State.OFF
-                self.trace.append(f"#{len(self.trace)} fault: {machine.fault}")
+                self._event("fault", vm.id, vcpu, detail=str(machine.fault))
                 if not self.continue_after_fault:
                     return machine.fault
                 return self._switch_to_primary(vm, vcpu, WAIT_FOR_INTERRUPT)
@@ -227,7 +228,7 @@ class System:
 
     def _switch_to_primary(self, vm: Vm, vcpu: int, response: int) -> int:
         why = vm.states[vcpu].value
-        self.trace.append(f"#{len(self.trace)} switch -> VM 0 vCPU 0: {response:#x} from VM {vm.id} vCPU {vcpu} ({why})")
+        self._event("switch", 0, 0, result=response, detail=f"VM {vm.id} vCPU {vcpu} {why}")
         return response
 
     # --- the secondaries' calls --------------------------------------------------------------
@@ -240,7 +241,7 @@ class System:
         if func == HF_MAILBOX_SEND:
             to, size = x1 & U32, x2
             woken = self._send(vm, to, size)
-            self._log(vm, vcpu, func, x1, x2, x3, ERR if woken is None else 0)
+            self._log(vm, vcpu, x0, x1, x2, x3, ERR if woken is None else 0)
             if woken is None:
                 machine.hypercall_return(ERR)
                 return None
@@ -252,7 +253,7 @@ class System:
             if vm.mailbox is Mailbox.RECEIVED:  # RECV-2
                 vm.mailbox, result = Mailbox.READ, vm.message
             elif x1 != 0:  # RECV-4: block; the send that wakes it writes its x0
-                self._log(vm, vcpu, func, x1, x2, x3, None)
+                self._log(vm, vcpu, x0, x1, x2, x3, None)
                 vm.states[vcpu] = State.RECEIVING
                 vm.waiters.append(vcpu)
                 return WAIT_FOR_INTERRUPT  # RUN-6
@@ -260,7 +261,7 @@ class System:
             result = WAIT_FOR_INTERRUPT  # RUN-1
         elif func != HF_VCPU_GET_COUNT:  # VM-3: -1 for a secondary
             result = self._common(vm, func, x1, x2)
-        self._log(vm, vcpu, func, x1, x2, x3, result)
+        self._log(vm, vcpu, x0, x1, x2, x3, result)
         machine.hypercall_return(result)
         return None
 
@@ -312,7 +313,10 @@ class System:
         target.mailbox = Mailbox.RECEIVED  # SEND-10
         return NO_VCPU
 
-    def _log(self, vm: Vm, vcpu: int, func: int, x1: int, x2: int, x3: int, result: int | None) -> None:
-        name = NAMES.get(func, f"{func:#x}")
-        shown = "blocks" if result is None else f"{result:#x}"
-        self.trace.append(f"#{len(self.trace)} VM {vm.id} vCPU {vcpu}: hvc {name}({x1:#x}, {x2:#x}, {x3:#x}) -> {shown}")
+    def _log(self, vm: Vm, vcpu: int, x0: int, x1: int, x2: int, x3: int, result: int | None) -> None:
+        """A trace record of an hvc: ``result`` None when the caller blocked (switched out)."""
+        name = NAMES.get(x0 & U32 & ~(1 << 30), "")  # "": the suite shows x0 in hex
+        self._event("hvc", vm.id, vcpu, call=name, args=[x0, x1, x2, x3], result=result)
+
+    def _event(self, kind: str, vm: int, vcpu: int, **fields: object) -> None:
+        self.trace.append({"seq": len(self.trace), "kind": kind, "vm": vm, "vcpu": vcpu, **fields})

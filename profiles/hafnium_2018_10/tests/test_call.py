@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.checks import expect_err, received_clause, report_of, woken_clause
-from conformance.harness import ERR, YIELD_LIMIT, Hv, expect, expect_zero_x1_x17, program, script
-from conformance.outcomes import ConformanceFailure
+from conformance.harness import YIELD_LIMIT, expect
 from guest_asm import programs
 from guest_asm.programs import Call, Rel
+from profiles.hafnium_2018_10.checks import expect_err, received_clause, report_of, woken_clause
+from profiles.hafnium_2018_10.hv import ERR, Hv, expect_zero_x1_x17, program, script, yields_exhausted
 
 HVC_IMMEDIATES = ["hvc #0", "hvc #1", "hvc #0x1234", "hvc #0xffff"]
 #: x4..x30 loaded with recognisable values before a primary call.
@@ -32,12 +32,7 @@ def _run_to_wfi(hv: Hv, *, stops: str) -> int:
         response = hv.call(0xFF00, 1, 0, clause=stops)
         if response != 0x0:
             return response
-    raise ConformanceFailure(
-        "run(0x1, 0x0) through YIELDs",
-        f"a response other than YIELD within {YIELD_LIMIT} runs (RUN-5: the script ends in wfi)",
-        f"YIELD 0x0000000000000000, {YIELD_LIMIT} times in a row",
-        clause="RUN-5",
-    )
+    raise yields_exhausted("run(0x1, 0x0)", "RUN-5: the script ends in wfi", "RUN-5")
 
 
 @pytest.mark.clause("CALL-1", "VM-2")
@@ -354,3 +349,20 @@ def test_smc_from_primary_keeps_registers(boot, x0, result):
     # -1 would say the smc configured (CALL-7); any other value is a wrong success value (CFG-5).
     configured = hv.configure()
     expect("an smc HF_VM_CONFIGURE configured nothing", configured, 0, clause="CALL-7" if configured == ERR else "CFG-5")
+
+
+def _cut_to_w0(actual: int, otherwise: str) -> str:
+    """-1 cut to 32 bits is CALL-1's failure (the 64-bit result in x0); another value, ``otherwise``."""
+    return "CALL-1" if actual == 0xFFFF_FFFF else otherwise
+
+
+@pytest.mark.clause("CALL-1")
+def test_result_is_64_bits_in_x0(boot):
+    # Mutant result_truncated_to_w0: -1 is all 64 bits of x0, from the primary and from a secondary.
+    hv = boot(script(Call(0xFF02, 0xFFFF_FFFF)))
+    # 0xffffffff is -1 cut to 32 bits (CALL-1); any other value is a wrong count (VM-3: -1).
+    count = hv.call(0xFF02, 0xFFFF_FFFF)
+    expect_err("HF_VCPU_GET_COUNT(0xffffffff) from the primary", count, clause=_cut_to_w0(count, "VM-3"))
+    expect("run(1, 0) after the script ends in wfi", hv.run(1, clause="RUN-5"), 0x1, clause="RUN-5")
+    count = hv.report(1, 0)[0]
+    expect_err("the secondary's HF_VCPU_GET_COUNT(0xffffffff)", count, clause=_cut_to_w0(count, "VM-3"))

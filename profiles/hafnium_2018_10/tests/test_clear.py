@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.checks import (
+from conformance.harness import expect
+from guest_asm.programs import Call, Rel
+from profiles.hafnium_2018_10.checks import (
     expect_accepted_after_clear,
     expect_cleared,
     expect_received,
@@ -13,8 +15,7 @@ from conformance.checks import (
     resume_after_unread_send,
     x0_of,
 )
-from conformance.harness import ERR, expect, program, script
-from guest_asm.programs import Call, Rel
+from profiles.hafnium_2018_10.hv import ERR, program, script
 
 CFG = Call(0xFF03, Rel(0x10000), Rel(0x11000))
 PAUSE = Call(0xFF04, 0, 0)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.checks import expect_err, received_clause, report_of, woken_clause
-from conformance.harness import ERR, expect, program, script
+from conformance.harness import expect
 from guest_asm.programs import Call, CopyRecv, Fill, Rel
+from profiles.hafnium_2018_10.checks import expect_err, received_clause, report_of, woken_clause
+from profiles.hafnium_2018_10.hv import ERR, program, script
 
 MEM = 0x10_0000  # the memory the suite gives each VM it boots
 CFG = Call(0xFF03, Rel(0x10000), Rel(0x11000))

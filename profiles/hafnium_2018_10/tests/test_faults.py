@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.checks import received_clause, woken_clause
-from conformance.harness import ERR, YIELD_LIMIT, expect, program
+from conformance.harness import YIELD_LIMIT, expect
 from conformance.protocol import fault_vm
+from profiles.hafnium_2018_10.checks import received_clause, woken_clause
+from profiles.hafnium_2018_10.hv import ERR, program
 
 FAULT_PROGRAMS = ["fault_load", "fault_store", "fault_fetch", "fault_undef", "fault_brk", "fault_svc"]
 

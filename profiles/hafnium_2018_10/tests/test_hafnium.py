@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.checks import expect_accepted_after_clear, expect_cleared, expect_received, expect_wake_up, expect_woken, x0_of
-from conformance.harness import ERR, expect, program
-from guest_asm import abi
+from conformance.harness import expect
+from guest_asm import layout
+from profiles.hafnium_2018_10.checks import (
+    expect_accepted_after_clear,
+    expect_cleared,
+    expect_received,
+    expect_wake_up,
+    expect_woken,
+    x0_of,
+)
+from profiles.hafnium_2018_10.hv import ERR, program
 
 ECHO_MESSAGE = b"Echo this back to me!\0"
 RELAY_MESSAGE = b"Send this round the relay!\0"
@@ -53,14 +61,14 @@ def test_mailbox_repeated_echo(boot):
         expect(f"round {i}: run until echo waits for a message", hv.run(1, clause="RUN-6"), 0x1, clause="RUN-6")
         # echo's reports: its second configure, then per round its receive and its send's result
         # (until the report slots are full: the last slot is then overwritten).
-        if 1 + 2 * i < abi.LIB_REPORT_SLOTS:
+        if 1 + 2 * i < layout.LIB_REPORT_SLOTS:
             expect(f"round {i}: echo resumed after its last send", len(hv.reports(1)), 1 + 2 * i, clause="RUN-9")
         msg = f"Echo this back to me! round {i:03d}".encode() + bytes([i])
         hv.write_send_page(msg)
         # refused: echo's mailbox was not emptied by its clear of the last round's message (CLR-1)
         expect_woken(f"round {i}: send", hv.send(1, len(msg)), refused="CLR-1" if i else None)
         echoed = hv.run(1, clause="RUN-7")
-        if 2 + 2 * i < abi.LIB_REPORT_SLOTS:
+        if 2 + 2 * i < layout.LIB_REPORT_SLOTS:
             expect_received(f"round {i}: echo's receive", x0_of(hv, 1, 1 + 2 * i), len(msg) << 32, missing="SEND-9")
         if i:
             expect_accepted_after_clear(f"round {i}: echo's send, after the primary's clear", hv, 1)

@@ -3,7 +3,7 @@ every fault kind, runaway loops, and sends racing a clear — thrown at the buil
 
 What must hold whatever the guests do: every call returns a value (a stop only where the spec
 allows one: PSCI_SYSTEM_OFF, a guest fault), runs are bounded, the spec's answer where it has one
-(the model, ``conformance/model.py``, predicts every scripted step), x1..x17 are zero after every
+(the model, ``profiles/hafnium_2018_10/model.py``, predicts every scripted step), x1..x17 are zero after every
 ``hvc``, a message lands only in its addressee's recv page with exactly its bytes, no VM's memory
 changes except by its own code or a mailbox copy into it (a never-configured canary VM stays
 byte-identical), and the next boot is unaffected.
@@ -22,12 +22,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conformance.fuzz import GARBAGE_LINES, PRIMARY_REGS, REPORT_END, garbage_source
-from conformance.harness import YIELD_LIMIT, Hv, expect, program, script
-from conformance.model import ERR
+from conformance.harness import YIELD_LIMIT, expect
 from conformance.outcomes import CallTimeout, ConformanceFailure
-from conformance.protocol import BuildError, CallOutcome, GuestVM, SystemConfig, fault_vm
-from conformance.tests.test_model import SECONDARY_MEMORY, SECONDARY_PAGES, MailboxMachine
+from conformance.protocol import CallOutcome, GuestVM, fault_vm
 from guest_asm.programs import Call, Fill, Rel, Step
+from profiles.hafnium_2018_10.hv import Hv, boot, program, script
+from profiles.hafnium_2018_10.model import ERR
+from profiles.hafnium_2018_10.scenarios import SECONDARY_MEMORY, SECONDARY_PAGES, MailboxMachine
 
 MASK64 = 0xFFFF_FFFF_FFFF_FFFF
 HF_IDS = list(range(0xFF00, 0xFF07))
@@ -48,17 +49,6 @@ def summarise(counts: dict[str, int], record_property: Callable[[str, object], N
         record_property(f"hostile_{key}", value)
     c = counts
     print(f"hostile ({what}): {c['systems']} systems, {c['steps']} script steps, {c['calls']} calls, {c['runs']} runs")
-
-
-def boot_system(build: Any, *guests: GuestVM, time_slice: int = 10_000, fault_policy: str = "stop") -> Hv:
-    """What the ``boot`` fixture does, usable inside Hypothesis examples (the caller closes it)."""
-    try:
-        session = build.boot(SystemConfig(tuple(guests), time_slice, fault_policy))
-    except (BuildError, AssertionError):
-        raise
-    except Exception as e:
-        raise BuildError(f"build {build.name!r} failed to boot: {type(e).__name__}: {e}") from e
-    return Hv(build, session, guests)
 
 
 def snapshot(hv: Hv, vm: int, size: int = SECONDARY_MEMORY) -> bytes:
@@ -103,7 +93,7 @@ def expect_echo_works(hv: Hv, vm: int, note: str) -> None:
 
 
 def expect_next_boot_unaffected(build: Any) -> None:
-    hv = boot_system(build, program("echo"))
+    hv = boot(build, program("echo"))
     try:
         expect("next boot: configure", hv.configure(), 0, clause="CFG-5")
         expect("next boot: run(echo)", hv.run(1, clause="RUN-6"), 0x1, clause="RUN-6")
@@ -330,7 +320,7 @@ def test_garbage_instruction_streams(hv_build, hf_settings, record_property):
     @given(lines=st.lists(garbage_line, min_size=4, max_size=48))
     def fuzz(lines: list[str]) -> None:
         guests = (GuestVM(garbage_source(lines), "garbage.S"), program("echo"), program("idle"))
-        hv = boot_system(hv_build, *guests, time_slice=2000, fault_policy=policy)
+        hv = boot(hv_build, *guests, time_slice=2000, fault_policy=policy)
         counts["systems"] += 1
         counts["steps"] += len(lines)
         try:
@@ -444,7 +434,7 @@ def test_sends_race_a_clear(hv_build, hf_settings, record_property):
     @given(actions=actions)
     def race(actions: list[tuple[str, int]]) -> None:
         guests = (program("receiver", vcpus=2, ready_vcpus=2), script(*sender), program("idle"))
-        hv = boot_system(hv_build, *guests)
+        hv = boot(hv_build, *guests)
         counts["systems"] += 1
         try:
             expect("configure", hv.configure(), 0, clause="CFG-5")

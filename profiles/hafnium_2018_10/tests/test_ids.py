@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.checks import expect_err, received_clause, report_of, woken_clause
-from conformance.harness import ERR, expect, program, script
+from conformance.harness import expect
 from guest_asm.programs import Call, Rel
+from profiles.hafnium_2018_10.checks import expect_err, received_clause, report_of, woken_clause
+from profiles.hafnium_2018_10.hv import ERR, program, script
 
 
 @pytest.mark.clause("ID-1", "RUN-4", "RUN-5")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.checks import expect_received, expect_wake_up, expect_woken, resume_after_unread_send, x0_of
-from conformance.harness import ERR, expect, program, script
+from conformance.harness import expect
 from guest_asm.programs import Call, Rel
+from profiles.hafnium_2018_10.checks import expect_received, expect_wake_up, expect_woken, resume_after_unread_send, x0_of
+from profiles.hafnium_2018_10.hv import ERR, program, script
 
 CFG = Call(0xFF03, Rel(0x10000), Rel(0x11000))
 PAUSE = Call(0xFF04, 0, 0)  # an empty message to the primary: the secondary resumes on its next run

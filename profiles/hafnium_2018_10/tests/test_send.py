@@ -14,7 +14,10 @@ from collections.abc import Callable
 
 import pytest
 
-from conformance.checks import (
+from conformance.harness import expect
+from conformance.protocol import GuestVM
+from guest_asm.programs import Call, Fill, Rel
+from profiles.hafnium_2018_10.checks import (
     expect_cleared,
     expect_received,
     expect_secondary_cleared,
@@ -22,9 +25,7 @@ from conformance.checks import (
     resume_after_unread_send,
     x0_of,
 )
-from conformance.harness import ERR, Hv, expect, expect_zero_x1_x17, program, script
-from conformance.protocol import GuestVM
-from guest_asm.programs import Call, Fill, Rel
+from profiles.hafnium_2018_10.hv import ERR, Hv, expect_zero_x1_x17, program, script
 
 CFG = Call(0xFF03, Rel(0x10000), Rel(0x11000))
 #: A secondary pauses by sending an empty message to the primary (MESSAGE, size 0); it resumes on its next run.

@@ -6,9 +6,10 @@ import itertools
 
 import pytest
 
-from conformance.checks import expect_err, received_clause, report_of, woken_clause
-from conformance.harness import ERR, YIELD_LIMIT, expect, program, script
+from conformance.harness import YIELD_LIMIT, expect
 from guest_asm.programs import Call, Fill, Rel
+from profiles.hafnium_2018_10.checks import expect_err, received_clause, report_of, woken_clause
+from profiles.hafnium_2018_10.hv import ERR, program, script
 
 
 @pytest.mark.clause("VM-1", "RECV-6")
@@ -175,3 +176,16 @@ def test_cannot_write_another_vms_memory(boot):
             break
         outcome = hv.call_outcome(0xFF00, 2, 0)
     expect("VM 1's memory after VM 2 stored to its address", hv.session.read(1, target, 4096), b"\xee" * 4096)
+
+
+@pytest.mark.clause("VM-4", "RUN-2")
+@pytest.mark.parametrize("vcpu", [1, 2])
+def test_other_vcpus_off_at_boot_run_nothing(boot, vcpu):
+    # Mutant all_vcpus_ready_at_boot (found by the self-test): a program that reports at once shows whether vCPU 1 ran.
+    hv = boot(program("configure_twice", vcpus=3))
+    expect(f"run(1, {vcpu}): vCPU {vcpu} is off (refused, no switch)", hv.run_once(1, vcpu), 0x1, clause="RUN-2")
+    expect(f"no code ran on vCPU {vcpu}", hv.reports(1), [], clause="VM-4")
+    expect("run(1, 0): vCPU 0 runs its two configures, ends in wfi", hv.run(1, 0, clause="RUN-5"), 0x1, clause="RUN-5")
+    expect("VM 1's reports: vCPU 0 ran from the entry point", len(hv.reports(1)), 2, clause="VM-4")
+    expect("VM 1's first configure", hv.report(1, 0)[0], 0, clause="CFG-5")
+    expect_err("VM 1's second configure", hv.report(1, 1)[0], clause="CFG-2")

@@ -1,0 +1,108 @@
+"""The ``hafnium-2018-10`` calls by name, as a conformance test makes them from the primary.
+
+Function IDs are literals copied from ``spec.md`` §2 (ID-1..ID-7), on purpose not taken from
+``abi.py``: a wrong number there cannot hide from the suite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from conformance import harness
+from conformance.harness import SEND_PAGE, YIELD_LIMIT, expect
+from conformance.outcomes import ClauseArg, ConformanceFailure
+from conformance.protocol import Build, GuestVM
+from profiles.hafnium_2018_10 import programs
+
+HF_VCPU_RUN = 0xFF00
+HF_VM_GET_COUNT = 0xFF01
+HF_VCPU_GET_COUNT = 0xFF02
+HF_VM_CONFIGURE = 0xFF03
+HF_MAILBOX_SEND = 0xFF04
+HF_MAILBOX_RECEIVE = 0xFF05
+HF_MAILBOX_CLEAR = 0xFF06
+ERR = 0xFFFF_FFFF_FFFF_FFFF
+
+
+def program(name: str, *, memory: int = 0x10_0000, vcpus: int = 1, ready_vcpus: int = 1, **params: int) -> GuestVM:
+    """A secondary running a program of the guest library."""
+    return GuestVM(programs.source(name, **params), f"{name}.S", memory, vcpus, ready_vcpus)
+
+
+def script(*steps: programs.Step, memory: int = 0x10_0000, name: str = "script.S") -> GuestVM:
+    """A secondary that executes ``steps`` (``programs.Call``, ``Fill``, ...), reporting after each."""
+    return GuestVM(programs.script_source(steps), name, memory)
+
+
+def yields_exhausted(what: str, why: str, clause: ClauseArg) -> ConformanceFailure:
+    """The failure of a run that answered YIELD (0x0) :data:`YIELD_LIMIT` times in a row, counted
+    against ``clause``; ``why`` says why another response was due."""
+    return ConformanceFailure(
+        f"{what} through YIELDs",
+        f"a response other than YIELD within {YIELD_LIMIT} runs ({why})",
+        f"YIELD 0x0000000000000000, {YIELD_LIMIT} times in a row",
+        clause=clause,
+    )
+
+
+def boot(build: Build, *guests: GuestVM, time_slice: int = 10_000, fault_policy: str = "stop") -> Hv:
+    """:func:`conformance.harness.boot` for this profile (tests that boot inside Hypothesis examples)."""
+    from profiles.hafnium_2018_10 import PROFILE
+
+    hv = harness.boot(build, PROFILE, *guests, time_slice=time_slice, fault_policy=fault_policy)
+    assert isinstance(hv, Hv)
+    return hv
+
+
+class Hv(harness.Hv):
+    """One system of the build under test, with this profile's calls by name."""
+
+    def run_once(self, vm: int, vcpu: int = 0) -> int:
+        """One HF_VCPU_RUN: its raw response, YIELD (0x0) included."""
+        return self.call(HF_VCPU_RUN, vm, vcpu)
+
+    def run(self, vm: int, vcpu: int = 0, *, clause: ClauseArg = None, stop_clause: ClauseArg = None) -> int:
+        """HF_VCPU_RUN again while it returns YIELD (0x0): the first other response.
+
+        A build may preempt a secondary at any time (RUN-4), so a test that waits for an event
+        must not depend on the time slice; ``run_once`` sees the YIELDs. Bounded: after
+        ``YIELD_LIMIT`` YIELDs in a row it fails, counted against ``clause`` (the event the
+        caller waits for) or the test's clauses. A run the spec refuses (RUN-2: no switch) is
+        checked with ``run_once``: a YIELD there is a wrong value, not a preemption.
+        ``stop_clause`` (default ``clause``): what a run that never returns, or stops the system,
+        counts against -- e.g. the refused hypercall the secondary makes in that run.
+        """
+        for _ in range(YIELD_LIMIT):
+            response = self.call(HF_VCPU_RUN, vm, vcpu, clause=stop_clause or clause)
+            if response != 0x0:
+                return response
+        raise yields_exhausted(f"run({vm:#x}, {vcpu:#x})", "RUN-4: a preempted vCPU resumes where it was", clause)
+
+    def vm_count(self) -> int:
+        return self.call(HF_VM_GET_COUNT)
+
+    def vcpu_count(self, vm: int) -> int:
+        return self.call(HF_VCPU_GET_COUNT, vm)
+
+    def configure(self, send: int | None = None, recv: int | None = None, *, clause: ClauseArg = None) -> int:
+        """The primary configures its pages (default: the library's pages in its memory).
+
+        ``clause`` (here and below): what the call not returning counts against."""
+        base = self.base(0)
+        send = base + SEND_PAGE if send is None else send
+        return self.call(HF_VM_CONFIGURE, send, base + harness.RECV_PAGE if recv is None else recv, clause=clause)
+
+    def send(self, to: int, size: int, *, clause: ClauseArg = None) -> int:
+        return self.call(HF_MAILBOX_SEND, to, size, clause=clause)
+
+    def receive(self, block: int = 0, *, clause: ClauseArg = None) -> int:
+        return self.call(HF_MAILBOX_RECEIVE, block, clause=clause)
+
+    def clear(self, *, clause: ClauseArg = None) -> int:
+        return self.call(HF_MAILBOX_CLEAR, clause=clause)
+
+
+def expect_zero_x1_x17(what: str, regs: Sequence[int]) -> None:
+    """CALL-5: x1..x17 are zero after a hypercall returns."""
+    for n in range(1, 18):
+        expect(f"{what}: x{n}", regs[n], 0, "CALL-5: x1..x17 are zero after a hypercall", clause="CALL-5")

@@ -1,0 +1,110 @@
+"""What a profile's ABI core gives the machine layer: the interface between the scheduler
+(:mod:`reference_hv.system`: registers, world switches) and ``profiles/<name>/core.py`` (the ABI).
+
+A core is built from the VMs' layout and a copy function, and answers every trap the way
+Hafnium's ``api_*`` functions do: with the caller's return value, or with the vCPU that runs next.
+
+* :class:`Answer` -- ``ret``: the caller goes on with x0 = ``ret``; or ``next``: the caller is switched
+  out and ``next`` runs; or ``system_off``: the run ends.
+* :class:`Vcpu` -- what the scheduler knows of a vCPU: its VM, its index, and the value it receives
+  in x0 when it next runs (``resume_x0``). A core subclasses it with its own states.
+* The value a resumed vCPU receives is set in ONE place and applied in ONE place: the core writes
+  ``resume_x0`` (through one helper of its own), before answering; the scheduler's switch
+  (``System._switch``) reads it, delivers it (x0, x1..x17 zeroed) and clears it. The primary's
+  run response is such a value: a core that switches to the primary sets it on the primary's vCPU.
+* :class:`Core` -- the protocol a profile's ``Core`` class implements; :data:`CoreFactory` builds one.
+
+Nothing here knows a profile: states, mailboxes and function IDs are the core's own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple, Protocol
+
+__all__ = ["Answer", "CopyFn", "Core", "CoreFactory", "Vcpu", "VmLayout"]
+
+
+@dataclass(frozen=True, slots=True)
+class VmLayout:
+    """One VM as booted: its ID (= its index), its memory, its vCPUs.
+
+    ``ready_vcpus``: how many vCPUs (from index 0) start with a boot context; a profile usually
+    boots only vCPU 0 and this reference lets a test start more (``VMSpec.ready_vcpus``).
+    """
+
+    id: int
+    base: int
+    size: int
+    vcpus: int
+    ready_vcpus: int = 1
+
+
+@dataclass(slots=True)
+class Vcpu:
+    """A vCPU as the scheduler sees it; a core subclasses it with its own state."""
+
+    vm_id: int
+    index: int
+    #: x0 to deliver (with x1..x17 zeroed) when this vCPU next runs; None: it goes on with its
+    #: registers as they were (after a preemption, at boot). Written by the core only, read and
+    #: cleared by the scheduler only, in its switch to this vCPU.
+    resume_x0: int | None = None
+
+
+class Answer(NamedTuple):
+    """A core's answer to a trap (a call, a preemption, a ``wfi``, a fault).
+
+    ``ret``: the caller's x0 now; it goes on running (None when it is switched out).
+    ``next``: the vCPU that runs next; it receives its ``resume_x0``.
+    ``system_off``: the run ends (e.g. PSCI_SYSTEM_OFF).
+    """
+
+    ret: int | None
+    next: Vcpu | None = None
+    system_off: bool = False
+
+
+#: ``copy(src_vm, src, dst_vm, dst, size)``: copy guest memory; supplied by the machine layer.
+CopyFn = Callable[[int, int, int, int, int], None]
+
+
+class Core(Protocol):
+    """The ABI core of one profile, for one booted system (VM 0 is the primary).
+
+    Its class is called as ``Core(layout, copy)`` (:data:`CoreFactory`). Every method gets the
+    trapping vCPU as (VM ID, vCPU index) and returns an :class:`Answer`.
+    """
+
+    def first(self) -> Vcpu:
+        """The vCPU that runs first (the primary's)."""
+        ...
+
+    def hypercall(self, vm_id: int, vcpu_idx: int, x0: int, x1: int, x2: int, x3: int) -> Answer:
+        """An ``hvc``, with x0..x3 as the caller left them. ``ret`` is returned with x1..x17 zeroed."""
+        ...
+
+    def smc(self, vm_id: int, vcpu_idx: int, x0: int) -> Answer:
+        """An ``smc``. ``ret`` changes x0 only."""
+        ...
+
+    def preempted(self, vm_id: int, vcpu_idx: int) -> Answer:
+        """A secondary vCPU's time slice ran out."""
+        ...
+
+    def wait_for_interrupt(self, vm_id: int, vcpu_idx: int) -> Answer:
+        """A secondary vCPU executed ``wfi``."""
+        ...
+
+    def aborted(self, vm_id: int, vcpu_idx: int) -> Answer:
+        """A secondary vCPU faulted and the system goes on (fault policy "continue")."""
+        ...
+
+    def vcpu_state(self, vm_id: int, vcpu_idx: int) -> object:
+        """The vCPU's state in the core's own terms (introspection for tests)."""
+        ...
+
+
+#: Builds a core: ``CoreFactory(layout, copy)``; a profile's ``Core`` class is one.
+CoreFactory = Callable[[Sequence[VmLayout], CopyFn], Core]
