@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import json
 import sys
 import types
 from pathlib import Path
@@ -210,3 +211,19 @@ def test_precision_and_recall() -> None:
     assert (exact.recalled, half.recalled, none.recalled, wrong.recalled) == (True, True, False, False)
     precision, recall = selftest.precision_recall([exact, half, none, wrong])
     assert precision == pytest.approx(0.5) and recall == pytest.approx(0.5)
+
+
+def test_selftest_judges_a_mutant_by_its_own_clauses_first(tmp_path: Path) -> None:
+    """Targeted first: a mutant killed by the hand-written tests of its declared clauses is done; one
+    that survives them (clear_only_by_primary: CLR-4's tests do not catch it) gets the whole suite."""
+    out = tmp_path / "st.json"
+    code = selftest.main(
+        ["--no-control", "-j", "2", "--json", str(out), "--mutant", "send_accepts_4097", "--mutant", "clear_only_by_primary"]
+    )
+    assert code == 0
+    data = json.loads(out.read_text())
+    assert data["mode"] == "targeted-first"
+    by_name = {m["name"]: m for m in data["mutants"]}
+    assert by_name["send_accepts_4097"]["mode"] == "targeted" and by_name["send_accepts_4097"]["blamed"] == ["SEND-1"]
+    full = by_name["clear_only_by_primary"]
+    assert full["mode"] == "full" and full["killed"] and "CLR-4" in full["blamed"]
