@@ -561,6 +561,33 @@ def test_preemption_off_leaves_a_spinner_running(stub_build: qemu.QemuBuild) -> 
         session.close()
 
 
+def test_a_hung_call_is_bounded_by_guest_progress_not_the_wall_clock(stub_build: qemu.QemuBuild) -> None:
+    # The wall-clock deadline is far away; the call ends after call_slices slices of guest progress.
+    build = qemu.QemuBuild(replace(stub_build.image_cfg, call_timeout=60.0, call_slices=4, preempt_ticks=100_000))
+    session = build.boot(SystemConfig())
+    try:
+        assert session.call(0xFF01).regs[0] == 1
+        start = time.monotonic()
+        out = session.call(stub.STUB_HANG)
+        assert time.monotonic() - start < 30  # not the 60 s deadline
+        assert out.regs == () and out.timeout is not None
+        assert "within 4 time slices of guest progress (100000 timer ticks each)" in str(out.timeout)
+        assert session.call(0xFF01).timeout == out.timeout  # the system stays stopped
+    finally:
+        session.close()
+
+
+def test_a_call_that_returns_after_probes_is_not_a_timeout(stub_build: qemu.QemuBuild) -> None:
+    # STUB_SPIN runs until the preemption IRQ: long enough to be probed while it spins, and it returns.
+    build = qemu.QemuBuild(replace(stub_build.image_cfg, preempt_ticks=20_000_000, call_slices=2))
+    session = build.boot(SystemConfig())
+    try:
+        out = session.call(stub.STUB_SPIN)
+        assert out.timeout is None and out.regs[0] == 0  # YIELD: the timer interrupt ended it
+    finally:
+        session.close()
+
+
 def test_guest_fault_needs_the_whole_log_line(tmp_path: Path) -> None:
     session = object.__new__(qemu.QemuSession)  # only the log-reading state, no QEMU
     session.serial_log = tmp_path / "serial.log"

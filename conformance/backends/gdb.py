@@ -275,6 +275,23 @@ class GdbClient:
             raise GdbError(f"'p{n:x}': stub answered {reply[:20]!r}")
         return int.from_bytes(bytes.fromhex(reply), "little")
 
+    def read_feature(self, annex: str, *, limit: int = 1 << 20) -> str:
+        """The target-description document ``annex`` (``qXfer:features:read``), e.g. ``target.xml``.
+
+        Reading ``target.xml`` also tells QEMU the client knows the register layout: only then does
+        its stub answer ``p`` for registers beyond the core ones (the system registers)."""
+        out: list[str] = []
+        offset = 0
+        while offset < limit:
+            reply = self.request(f"qXfer:features:read:{annex}:{offset:x},fff")
+            if not reply or reply[0] not in "ml":
+                raise GdbError(f"qXfer:features:read:{annex}: stub answered {reply[:20]!r}")
+            out.append(reply[1:])
+            offset += len(reply) - 1
+            if reply[0] == "l":
+                return "".join(out)
+        raise GdbError(f"qXfer:features:read:{annex}: longer than {limit} bytes")
+
     def write_register(self, n: int, value: int, size: int = 8) -> None:
         self._ok(f"P{n:x}={value.to_bytes(size, 'little').hex()}")
 

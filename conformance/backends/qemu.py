@@ -23,8 +23,10 @@ Preemption (RUN-4) is driven by guest progress, never by the host's clock: QEMU 
 ``-icount shift=N,sleep=on`` (its virtual clock is the count of executed instructions) and each
 call enters the driver at ``hf_driver_timed``, which arms the primary's EL1 virtual timer for
 ``preempt_ticks`` ticks; the timer's PPI reaches the CPU through the GICv2 (set up once at boot) and
-a secondary still running then is preempted by the hypervisor. Wall-clock limits remain only as
-last-resort deadlines: ``boot_timeout`` and ``call_timeout`` (a call that never returns).
+a secondary still running then is preempted by the hypervisor. A call that never returns is found
+by guest progress too (``call_slices`` expiries of that timer while the call goes on, see
+``QemuSession._wait_call``). Wall-clock limits remain only as last-resort deadlines:
+``boot_timeout`` and ``call_timeout``.
 """
 
 from __future__ import annotations
@@ -87,6 +89,10 @@ class Era:
     ram: int
     max_secondaries: int
     initrd: Callable[[bytes, Sequence[GuestImage]], bytes]
+    #: The primary's EL1 virtual timer keeps counting, neither saved nor restored, while the
+    #: hypervisor runs (and while it runs secondaries): its ISTATUS then shows guest progress
+    #: during a call, which bounds a call that never returns by progress, not by the host's clock.
+    progress_timer: bool = False
 
 
 def era(profile: str) -> Era:
@@ -113,6 +119,32 @@ class QemuFault:
 
     def __str__(self) -> str:
         return f"VM {self.vm} faulted (pc {self.pc:#x}); the hypervisor logged {self.logged!r} and stopped the system"
+
+
+class _NoProgress(Exception):
+    """A call that did not return within ``call_slices`` time slices of guest progress."""
+
+
+#: How often a waiting call looks at the primary's timer (wall seconds; what it sees is guest progress).
+PROGRESS_PROBE = 0.02
+#: The primary's EL1 virtual timer, by its name in QEMU's system-registers.xml; ISTATUS is bit 2.
+TIMER_CTL, TIMER_CVAL = "CNTV_CTL_EL0", "CNTV_CVAL_EL0"
+CTL_ENABLE, CTL_ISTATUS = 1, 4
+#: Register numbers of the timer in QEMU's gdbstub, per (qemu binary, cpu): read once per process.
+_TIMER_REGS: dict[tuple[str, str], tuple[int, int] | None] = {}
+
+
+def _timer_registers(client: GdbClient, key: tuple[str, str]) -> tuple[int, int] | None:
+    """(CNTV_CTL_EL0, CNTV_CVAL_EL0)'s numbers in the stub's register layout, or None if it has none.
+    Reading ``target.xml`` also lets the stub answer ``p`` for them."""
+    client.read_feature("target.xml")
+    if key not in _TIMER_REGS:
+        found: dict[str, int] = {}
+        for name, num in re.findall(r'<reg name="([^"]+)"[^>]*?regnum="(\d+)"', client.read_feature("system-registers.xml")):
+            found[name] = int(num)
+        regs = (found.get(TIMER_CTL), found.get(TIMER_CVAL))
+        _TIMER_REGS[key] = (regs[0], regs[1]) if regs[0] is not None and regs[1] is not None else None
+    return _TIMER_REGS[key]
 
 
 class _GuestFault(Exception):
@@ -147,6 +179,9 @@ class ImageConfig:
     # (62.5 MHz on QEMU 7.2: with shift 4, one tick = one instruction); when it expires its PPI
     # (``preempt_irq``) interrupts a running secondary and Hafnium switches back with YIELD.
     preempt_ticks: int = DEFAULT_PREEMPT_TICKS  # 0: never (a spinning secondary is then a TIMEOUT)
+    # A call that has not returned after this many time slices of guest progress (preempt_ticks
+    # virtual-timer ticks each, seen in the primary's timer) is a TIMEOUT, however fast the host.
+    call_slices: int = 16
     icount_shift: int = 4
     preempt_irq: int = 27  # the EL1 virtual timer's PPI on QEMU's virt board
     gic_distributor: int = 0x0800_0000  # QEMU virt, GICv2
@@ -194,7 +229,7 @@ def _size(value: object, what: str) -> int:
 
 _KNOWN_KEYS = frozenset({
     "image", "name", "profile", "primary_base", "memory", "max_secondaries", "cpu", "qemu", "append",
-    "boot_timeout", "call_timeout", "extra_args", "preempt_ticks", "icount_shift", "preempt_irq",
+    "boot_timeout", "call_timeout", "extra_args", "preempt_ticks", "call_slices", "icount_shift", "preempt_irq",
     "gic_distributor", "gic_cpu_interface",
 })  # fmt: skip
 _REMOVED_KEYS = {
@@ -264,7 +299,8 @@ def load_config(path: Path) -> ImageConfig:
             changes["primary_base"] = _size(data["primary_base"], "primary_base")
         if "memory" in data:
             changes["ram"] = _size(data["memory"], "memory")
-        for key in ("max_secondaries", "preempt_ticks", "icount_shift", "preempt_irq", "gic_distributor", "gic_cpu_interface"):
+        ints = ("max_secondaries", "preempt_ticks", "call_slices", "icount_shift", "preempt_irq", "gic_distributor")
+        for key in (*ints, "gic_cpu_interface"):
             if key in data:
                 changes[key] = _toml_int(data, key)
         for key in ("name", "cpu", "qemu", "append"):
@@ -311,6 +347,8 @@ def _check_config(p: ImageConfig) -> None:
             raise ValueError(f"{key} {value!r}: seconds, a finite number > 0")
     if not 0 <= p.preempt_ticks <= MAX_PREEMPT_TICKS:
         raise ValueError(f"preempt_ticks {p.preempt_ticks}: virtual-timer ticks, 0 (never preempt) .. {MAX_PREEMPT_TICKS}")
+    if not 1 <= p.call_slices <= 1 << 20:
+        raise ValueError(f"call_slices {p.call_slices}: time slices of guest progress per call, 1..{1 << 20}")
     if not 0 <= p.icount_shift <= 10:
         raise ValueError(f"icount_shift {p.icount_shift}: QEMU's -icount shift, 0..10")
     if not 16 <= p.preempt_irq < 32:
@@ -535,6 +573,9 @@ class QemuSession:
             self._finalizer.detach()
             self._finalizer = weakref.finalize(self, _kill, self.proc, client, self.tmpdir)
             client.no_ack_mode()
+            self._timer: tuple[int, int] | None = None
+            if self.era.progress_timer and self.image_cfg.preempt_ticks > 0:
+                self._timer = _timer_registers(client, (self.image_cfg.qemu, self.image_cfg.cpu))
             client.set_physical_memory_mode(True)
             client.insert_breakpoint(self.ready)
             client.resume()
@@ -597,10 +638,19 @@ class QemuSession:
         return QemuFault(self._running, 0, int(m.group(2), 16), None, kind, m.group(0).strip())
 
     def _wait_call(self, client: GdbClient) -> StopReply:
-        """The stop that ends a call (GdbTimeout: no return within ``call_timeout``, the
-        last-resort deadline). The serial log is checked meanwhile: a guest fault that the
-        hypervisor logged before it stopped the system ends the wait at once (``_GuestFault``)."""
+        """The stop that ends a call. The serial log is checked meanwhile: a guest fault that the
+        hypervisor logged before it stopped the system ends the wait at once (``_GuestFault``).
+
+        A call that never returns is bounded by guest progress: every ``PROGRESS_PROBE`` seconds
+        the system is paused and the primary's virtual timer looked at (the driver armed it for
+        ``preempt_ticks`` at the call, and in this era nothing else touches it): each time it has
+        expired the call has taken another time slice, and the timer is moved on by one;
+        ``call_slices`` of them is ``_NoProgress``. (A preemption would have ended the call
+        already: an expired timer while the call goes on means the hypervisor is not taking it.)
+        ``call_timeout`` stays as the last-resort wall-clock deadline (``GdbTimeout``)."""
         deadline = time.monotonic() + self.image_cfg.call_timeout
+        probe = time.monotonic() + PROGRESS_PROBE
+        slices = 0
         while True:
             try:
                 return client.wait_stop(max(0.001, min(0.05, deadline - time.monotonic())))
@@ -611,6 +661,19 @@ class QemuSession:
             if fault is not None:
                 client.interrupt(2.0)
                 raise _GuestFault(fault)
+            if self._timer is not None and time.monotonic() >= probe:
+                stop = client.interrupt(2.0)
+                if stop.exited or client.read_register(REG_PC) == self.ready:
+                    return stop  # the call ended just as the probe stopped it
+                ctl_n, cval_n = self._timer
+                ctl = client.read_register(ctl_n)
+                if ctl & (CTL_ENABLE | CTL_ISTATUS) == CTL_ENABLE | CTL_ISTATUS:
+                    slices += 1
+                    if slices >= self.image_cfg.call_slices:
+                        raise _NoProgress()
+                    client.write_register(cval_n, client.read_register(cval_n) + self.image_cfg.preempt_ticks)
+                client.resume()
+                probe = time.monotonic() + PROGRESS_PROBE
 
     def _check_parked(self, stop: StopReply, when: str) -> None:
         assert self.client is not None
@@ -727,8 +790,13 @@ class QemuSession:
             self._record(kind, call=call, args=args)
             self._record("fault", vm=e.fault.vm, vcpu=e.fault.vcpu, detail=str(e.fault))
             return QemuOutcome(fault=e.fault)
-        except GdbTimeout:
-            why = f"the primary's {shown} did not return to hf_driver_ready within {self.image_cfg.call_timeout}s"
+        except (GdbTimeout, _NoProgress) as e:
+            if isinstance(e, _NoProgress):
+                cfg = self.image_cfg
+                limit = f"{cfg.call_slices} time slices of guest progress ({cfg.preempt_ticks} timer ticks each)"
+            else:
+                limit = f"{self.image_cfg.call_timeout}s"
+            why = f"the primary's {shown} did not return to hf_driver_ready within {limit}"
             try:
                 client.interrupt(2.0)
             except GdbError:
@@ -743,7 +811,7 @@ class QemuSession:
             self._state = "timeout"
             self._why_dead = f"{why}; serial log: {_tail(self.serial_log, 600)}"
             self._record(kind, call=call, args=args)
-            self._record("stop", detail=f"timeout: the call did not return within {self.image_cfg.call_timeout}s")
+            self._record("stop", detail=f"timeout: the call did not return within {limit}")
             return QemuOutcome(timeout=self._why_dead)
         except GdbLinkError as e:
             stop = self._link_lost(e, shown)

@@ -24,6 +24,9 @@ MAX_SECONDARIES = 7
 #: instructions) and x2 = CNTFRQ_EL0. It tests the backend's preemption timer; with preemption off
 #: it never returns.
 STUB_SPIN = 0x5354_5550
+#: Not part of the ABI: the stub spins at EL2 with interrupts masked and never returns (a hung
+#: hypervisor), for the backend's timeout tests.
+STUB_HANG = 0x4841_4E47
 
 SOURCE_PATH = Path(__file__).with_name("stub.S")
 

@@ -5,6 +5,8 @@
 // HF_VM_GET_COUNT: every other hvc, and every smc, returns -1. It does not run secondaries and
 // ignores the initrd. One extra hvc, not part of the ABI, lets the backend's tests see the
 // backend's preemption timer at work as Hafnium would:
+//   STUB_HANG (x0 = 0x48414E47 "HANG", bit 30 ignored)  spins at EL2, interrupts masked: a call
+//       that never returns, as a hypervisor that hangs (the backend's progress-bounded timeout).
 //   STUB_SPIN (x0 = 0x53545550 "STUP", bit 30 ignored)  runs an EL1 loop that counts in x0
 //       (`add x0, x0, #1; b .-4`) with HCR_EL2.IMO set, like a spinning secondary, until a
 //       physical IRQ reaches EL2; then it returns to the primary with x0 = 0 (YIELD),
@@ -73,6 +75,9 @@ stub_hvc:
     ldr x1, =0x13545550             // STUB_SPIN with bit 30 cleared
     cmp x0, x1
     b.eq stub_spin
+    ldr x1, =0x08414e47             // STUB_HANG with bit 30 cleared: never returns
+    cmp x0, x1
+    b.eq stub_hang
     ldp x1, x2, [sp], #16
     mov x1, #HF_VM_GET_COUNT
     cmp x0, x1
