@@ -18,13 +18,23 @@ from __future__ import annotations
 
 import ctypes
 import struct
+import threading
 from collections.abc import Callable
 from typing import Any, cast
 
 from unicorn import arm64_const as a64
 from unicorn import unicorn_const as ucc
 from unicorn.unicorn import UcError
-from unicorn.unicorn_const import UC_ARCH_ARM64, UC_HOOK_CODE, UC_HOOK_INTR, UC_HOOK_MEM_UNMAPPED, UC_MODE_ARM, UC_PROT_ALL
+from unicorn.unicorn_const import (
+    UC_ARCH_ARM64,
+    UC_CTL_IO_WRITE,
+    UC_CTL_TLB_FLUSH,
+    UC_HOOK_CODE,
+    UC_HOOK_INTR,
+    UC_HOOK_MEM_UNMAPPED,
+    UC_MODE_ARM,
+    UC_PROT_ALL,
+)
 from unicorn.unicorn_py3.arch.types import uc_hook_h
 from unicorn.unicorn_py3.unicorn import HOOK_CODE_CFUNC, HOOK_INTR_CFUNC, HOOK_MEM_INVALID_CFUNC, Uc, uclib
 
@@ -111,8 +121,38 @@ class _Batch:
         _reg_write_batch(*self.call)
 
 
+def _deny(is_write: bool, address: int) -> bool:
+    return False
+
+
+#: Idle machines of finished systems, by (base, size, vCPUs), reset and ready for the next system
+#: (:meth:`Machine.acquire`): a new Unicorn engine costs ~0.5 ms to start and to free, a reset one
+#: a few microseconds. At most ``POOL_LIMIT`` of each shape are kept.
+_POOL: dict[tuple[int, int, int], list[Machine]] = {}
+_POOL_LOCK = threading.Lock()
+POOL_LIMIT = 8
+
+
 class Machine:
-    """The CPU and memory of one VM, with the register files of its vCPUs."""
+    """The CPU and memory of one VM, with the register files of its vCPUs.
+
+    A system gets its machines with :meth:`acquire` and gives them back with :meth:`release`: a
+    released machine is reset before its next use to the state of a new one -- guest memory zeroed,
+    the CPU's whole state (system registers included) restored from right after its creation, the
+    translated code and the TLB flushed, its hooks detached -- so nothing of one system reaches the
+    next.
+    """
+
+    @classmethod
+    def acquire(cls, vm_id: int, base: int, size: int, vcpus: int) -> Machine:
+        """A machine for VM ``vm_id``: an idle one of this shape, reset, or a new one."""
+        with _POOL_LOCK:
+            idle = _POOL.get((base, size, vcpus))
+            m = idle.pop() if idle else None
+        if m is None:
+            return cls(vm_id, base, size, vcpus)
+        m._reset(vm_id)
+        return m
 
     def __init__(self, vm_id: int, base: int, size: int, vcpus: int) -> None:
         self.vm_id = vm_id
@@ -145,6 +185,12 @@ class Machine:
         self._xs = _Batch(handle, X_REGS)
         self._exception: Callable[[int], None] = _ignore  # see on_exception
         self._exception_hooked = False
+        self._unmapped: Callable[[bool, int], bool] = _deny  # see on_unmapped
+        self._unmapped_hooked = False
+        #: Hooks of one system (on_code_at), deleted when the machine is released.
+        self._system_hooks: list[tuple[Any, Any]] = []
+        #: The CPU's whole state right after creation (SCR_EL3 set): what a reset restores.
+        self._pristine = self.uc.context_save()
         #: Saved contexts of the vCPUs not loaded in the CPU right now.
         self.contexts: list[list[int] | None] = [None] * vcpus
         self.loaded = 0
@@ -181,26 +227,36 @@ class Machine:
             self._add_hook(UC_HOOK_INTR, cb)
 
     def on_unmapped(self, callback: Callable[[bool, int], bool]) -> None:
-        """Call ``callback(is_write, address)`` when the guest touches unmapped memory; False = fault."""
-        writes = _WRITE_ACCESSES
-        cb = HOOK_MEM_INVALID_CFUNC(lambda _uc, access, address, _size, _value, _data: callback(access in writes, address))
-        self._add_hook(UC_HOOK_MEM_UNMAPPED, cb)
+        """Call ``callback(is_write, address)`` when the guest touches unmapped memory; False = fault.
+
+        A later call replaces the callback (one hook either way)."""
+        self._unmapped = callback
+        if not self._unmapped_hooked:
+            self._unmapped_hooked = True
+            writes = _WRITE_ACCESSES
+            cb = HOOK_MEM_INVALID_CFUNC(
+                lambda _uc, access, address, _size, _value, _data: self._unmapped(access in writes, address)
+            )
+            self._add_hook(UC_HOOK_MEM_UNMAPPED, cb)
 
     def on_code_at(self, address: int, callback: Callable[[], None]) -> None:
-        """Call ``callback()`` before the instruction at ``address`` executes (a hook on that word only)."""
+        """Call ``callback()`` before the instruction at ``address`` executes (a hook on that word
+        only), until the machine is released."""
         cb = HOOK_CODE_CFUNC(lambda _uc, _address, _size, _data: callback())
-        self._add_hook(UC_HOOK_CODE, cb, address, address)
+        handle = self._add_hook(UC_HOOK_CODE, cb, address, address)
+        self._system_hooks.append((handle, cb))
 
     def spsr_el1(self) -> int:
         """SPSR_EL1 (op0 3, op1 0, CRn 4, CRm 0, op2 0): where an ``eret`` returns to."""
         return int(self.uc.reg_read(a64.UC_ARM64_REG_CP_REG, (4, 0, 3, 0, 0)))
 
-    def _add_hook(self, kind: int, cb: Any, begin: int = 1, end: int = 0) -> None:
+    def _add_hook(self, kind: int, cb: Any, begin: int = 1, end: int = 0) -> Any:
         handle = uc_hook_h()
         status = uclib.uc_hook_add(self.handle, ctypes.byref(handle), kind, ctypes.cast(cb, ctypes.c_void_p), None, begin, end)
         if status:
             raise RuntimeError(f"VM {self.vm_id}: uc_hook_add failed with error {status}")
         self._callbacks.append(cb)  # the C side holds only a pointer: keep the thunk alive
+        return handle
 
     # --- memory ---------------------------------------------------------------------------
 
@@ -292,6 +348,36 @@ class Machine:
         else:
             self.contexts[vcpu] = ctx
 
+    def release(self) -> None:
+        """The system is done with this machine: detach its hooks and keep the machine for another
+        system (reset when it is acquired), or close it when enough of its shape are idle."""
+        if self.closed:
+            return
+        for handle, cb in self._system_hooks:
+            uclib.uc_hook_del(self.handle, handle)
+            self._callbacks.remove(cb)
+        self._system_hooks.clear()
+        self._exception, self._unmapped = _ignore, _deny
+        key = (self.base, self.size, len(self.contexts))
+        with _POOL_LOCK:
+            idle = _POOL.setdefault(key, [])
+            keep = len(idle) < POOL_LIMIT
+            if keep:
+                idle.append(self)
+        if not keep:
+            self.close()
+
+    def _reset(self, vm_id: int) -> None:
+        """The state of a new machine: memory zeroed, the CPU as created, no translated code, no TLB."""
+        self.vm_id = vm_id
+        ctypes.memset(self.ram_addr, 0, self.size)
+        self.uc.context_restore(self._pristine)
+        self.uc.ctl_flush_tb()
+        self.uc.ctl(UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE)
+        self.pc_hint = None
+        self.contexts = [None] * len(self.contexts)
+        self.loaded = 0
+
     def close(self) -> None:
         """Release the emulator and the guest RAM now, not when the garbage collector gets to them.
 
@@ -307,7 +393,8 @@ class Machine:
             finalizer()  # uc_close, exactly once (the binding's own finalizer)
         self.uc = None
         self._callbacks.clear()
-        self._exception = _ignore
+        self._system_hooks.clear()
+        self._exception, self._unmapped = _ignore, _deny
         self.ram = (ctypes.c_ubyte * 0)()
         self.ram_addr = 0
         self.size = 0

@@ -282,6 +282,7 @@ class System:
         self._raw: list[RawEvent] = []
         self.halted: str | None = None
         self.faults: list[Fault] = []
+        self._closed = False  # close() gave the machines back: never touch them again
         self.machines: list[Machine] = []
         self.images: list[Image] = []
         vms: list[VmLayout] = []
@@ -289,7 +290,7 @@ class System:
         for vm_id, spec in enumerate(specs):
             self._check_spec(vm_id, spec)
             image = self._assemble(vm_id, spec, addr)
-            machine = Machine(vm_id, addr, spec.memory, spec.vcpus)
+            machine = Machine.acquire(vm_id, addr, spec.memory, spec.vcpus)
             machine.load(image.base, image.code)
             for idx in range(spec.ready_vcpus):
                 machine.start_vcpu(idx, image.entry, x0=idx)
@@ -427,9 +428,10 @@ class System:
                 self._before[kind].append(before)
             if after is not None:
                 self._after[kind].append(cast(After, after))
+        if self._closed:
+            return  # its machines belong to other systems now
         for vm_id, machine in enumerate(self.machines):
-            if not machine.closed:
-                machine.on_exception(self._make_hook(vm_id, machine))
+            machine.on_exception(self._make_hook(vm_id, machine))
 
     def call(
         self,
@@ -481,9 +483,11 @@ class System:
         return self._stopped(stop, tuple(events(self._raw, self.profile.call_name, start)))
 
     def close(self) -> None:
-        """Free the emulators and guest memory; the trace stays readable."""
-        for m in self.machines:
-            m.close()
+        """Give the emulators back (another system may reuse them, reset); the trace stays readable."""
+        if not self._closed:
+            self._closed = True
+            for m in self.machines:
+                m.release()
         self.halted = self.halted or "closed"
 
     def __enter__(self) -> System:
@@ -497,7 +501,7 @@ class System:
     def _machine(self, vm: int) -> Machine:
         if not 0 <= vm < len(self.machines):
             raise HarnessError(f"no VM {vm}: this system has VMs 0..{len(self.machines) - 1}")
-        if self.machines[vm].closed:
+        if self._closed or self.machines[vm].closed:
             raise SystemHalted("the system is closed: its memory is gone")
         return self.machines[vm]
 

@@ -562,3 +562,92 @@ def test_the_core_may_not_copy_outside_a_vms_memory() -> None:
     s = System([VMSpec.program("idle")])
     with pytest.raises(HarnessError, match="outside their memory"):
         s._copy(0, s.base(0) + s.memory_size(0) - 8, 1, s.base(1), 16)
+
+
+# --- machines reused across systems ------------------------------------------------------------
+
+#: Leaves as much behind as a guest can: system registers, its own code rewritten, memory written.
+DIRTY = """
+_start:
+    ldr x0, =0x40f00000
+    msr vbar_el1, x0
+    ldr x1, =0x5555aaaa
+    msr tpidr_el1, x1
+    msr sp_el0, x1
+    mrs x2, sctlr_el1
+    orr x2, x2, #2              // SCTLR_EL1.A: unaligned accesses fault from now on
+    msr sctlr_el1, x2
+    adr x3, patched
+    ldr w4, =0xd2800540         // mov x0, #42
+    str w4, [x3]
+    ic iallu
+patched:
+    nop
+    adr x5, _start
+    add x5, x5, #0x20000
+    mov x6, #0x7700
+fill:
+    str x6, [x5], #8
+    subs x6, x6, #1
+    b.ne fill
+    wfi
+"""
+
+#: Reports what a new machine must show: the system registers as reset, an unaligned load allowed.
+PROBE = """
+_start:
+    LIB_INIT
+    mrs x0, vbar_el1
+    mrs x1, tpidr_el1
+    mrs x2, sp_el0
+    mrs x3, sctlr_el1
+    adr x4, _start
+    ldr x6, =0x20001
+    add x4, x4, x6
+    ldr x5, [x4]                // unaligned: faults if SCTLR_EL1.A survived
+    REPORT
+    wfi
+"""
+
+
+def _probe_system() -> tuple[list[tuple[int, ...]], bytes, list[str]]:
+    from profiles.hafnium_2018_10 import programs
+
+    source = programs.LIBRARY.header + programs.LIBRARY.prelude() + PROBE
+    with System([VMSpec(source, "probe.S")]) as system:
+        assert system.call(0xFF00, 1, 0).x0 == 0x1  # the probe ends in wfi
+        mem = system.read(1, system.base(1), 0x10_0000)
+        reports = list(programs.read_reports(mem[layout.LIB_REPORT :]))
+        return reports, mem, [repr(e.to_json()) for e in system.trace]
+
+
+def test_a_reused_machine_is_a_new_machine() -> None:
+    from reference_hv import machine
+
+    machine._POOL.clear()
+    fresh = _probe_system()  # new machines only
+    for _ in range(2):
+        with System([VMSpec(layout.equ_source() + DIRTY, "dirty.S")]) as dirty:
+            while (response := dirty.call(0xFF00, 1, 0).x0) == 0x0:  # YIELD: preempted while it fills
+                pass
+            assert response == 0x1
+            assert dirty.read(1, dirty.base(1) + 0x20000, 8) == (0x7700).to_bytes(8, "little")
+    assert sum(len(idle) for idle in machine._POOL.values()) >= 2  # the dirty systems' machines wait
+    reused = _probe_system()  # the dirty systems' machines, reset
+    assert reused == fresh
+    (report,) = fresh[0]
+    assert report[1] == 0 and report[2] == 0  # TPIDR_EL1, SP_EL0 as reset, not 0x5555aaaa
+
+
+def test_a_closed_system_cannot_reach_machines_that_moved_on() -> None:
+    first = System([VMSpec.program("echo")])
+    base = first.base(1)
+    first.close()
+    second = System([VMSpec.program("echo")])  # may get the first system's machines
+    with pytest.raises(SystemHalted, match="closed"):
+        first.read(1, base, 4)
+    with pytest.raises(SystemHalted):
+        first.call(0xFF01)
+    first.intercept("hvc", before=lambda trap: None)  # a no-op now: never re-hooks second's machines
+    assert second.call(0xFF01).x0 == 2
+    second.close()
