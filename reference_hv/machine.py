@@ -127,10 +127,12 @@ def _deny(is_write: bool, address: int) -> bool:
 
 #: Idle machines of finished systems, by (base, size, vCPUs), reset and ready for the next system
 #: (:meth:`Machine.acquire`): a new Unicorn engine costs ~0.5 ms to start and to free, a reset one
-#: a few microseconds. At most ``POOL_LIMIT`` of each shape are kept.
+#: a few microseconds. At most ``POOL_LIMIT`` of each shape are kept, none above ``POOL_MAX_MEMORY``.
 _POOL: dict[tuple[int, int, int], list[Machine]] = {}
 _POOL_LOCK = threading.Lock()
 POOL_LIMIT = 8
+#: Machines with more guest memory than this are closed, not kept (a few tests boot large VMs).
+POOL_MAX_MEMORY = 16 * 1024 * 1024
 
 
 class Machine:
@@ -361,7 +363,7 @@ class Machine:
         key = (self.base, self.size, len(self.contexts))
         with _POOL_LOCK:
             idle = _POOL.setdefault(key, [])
-            keep = len(idle) < POOL_LIMIT
+            keep = len(idle) < POOL_LIMIT and self.size <= POOL_MAX_MEMORY
             if keep:
                 idle.append(self)
         if not keep:

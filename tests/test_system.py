@@ -651,3 +651,12 @@ def test_a_closed_system_cannot_reach_machines_that_moved_on() -> None:
     first.intercept("hvc", before=lambda trap: None)  # a no-op now: never re-hooks second's machines
     assert second.call(0xFF01).x0 == 2
     second.close()
+
+
+def test_large_machines_are_closed_not_kept() -> None:
+    from reference_hv import machine
+
+    with System([VMSpec.program("idle", memory=32 * 1024 * 1024)]) as system:
+        big = system.machines[1]
+    assert big.closed  # its 32 MiB are freed, not kept for a later system
+    assert all(m.size <= machine.POOL_MAX_MEMORY for idle in machine._POOL.values() for m in idle)
