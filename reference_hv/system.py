@@ -37,7 +37,6 @@ from reference_hv.machine import (
     INTNO_SMC,
     INTNO_SVC,
     INTNO_UNDEF,
-    REG_PC,
     STATUS_FETCH_UNMAPPED,
     UNTIL,
     X_REGS,
@@ -58,6 +57,9 @@ _INTNO_KINDS = {
 MASK64 = layout.MASK64
 _BLOCK_IN = struct.Struct("<32Q")  # op, x0..x30 (DRIVER_OP, DRIVER_IN)
 _BLOCK_OUT = struct.Struct("<31Q")  # x0..x30 (DRIVER_OUT)
+_BLOCK_CALL = struct.Struct("<5Q")  # op, x0..x3: a call without ``regs``
+_ZERO_REGS = (0,) * 31
+_DRIVER_OP = {insn: n for n, insn in enumerate(layout.DRIVER_OPS)}
 _U32 = struct.Struct("<I")
 assert layout.DRIVER_IN == 8 and layout.DRIVER_OP == 0
 
@@ -283,6 +285,7 @@ class System:
         self.halted: str | None = None
         self.faults: list[Fault] = []
         self._closed = False  # close() gave the machines back: never touch them again
+        self._block_dirty = True  # the driver block's x4..x30 may be non-zero (a call with regs)
         self.machines: list[Machine] = []
         self.images: list[Image] = []
         vms: list[VmLayout] = []
@@ -451,20 +454,27 @@ class System:
         """
         if not self.driven:
             raise HarnessError("call() needs the primary driver: this system was booted with its own primary")
-        self._check_running()
-        try:
-            op = layout.DRIVER_OPS.index(insn)
-        except ValueError:
-            raise HarnessError(f"unsupported instruction {insn!r}; one of {', '.join(layout.DRIVER_OPS)}") from None
-        values = [0] * 31
-        values[:4] = [x0 & MASK64, x1 & MASK64, x2 & MASK64, x3 & MASK64]
-        for n, v in (regs or {}).items():
-            if not 4 <= n <= 30:
-                raise HarnessError(f"regs may set x4..x30 only, not x{n}")
-            values[n] = v & MASK64
+        if self.halted is not None:
+            self._check_running()
+        op = _DRIVER_OP.get(insn)
+        if op is None:
+            raise HarnessError(f"unsupported instruction {insn!r}; one of {', '.join(layout.DRIVER_OPS)}")
         primary = self.machines[0]
-        _BLOCK_IN.pack_into(primary.ram, self._driver_block_off, op, *values)
-        primary.set_reg(REG_PC, self._driver_ready + 4)
+        if regs:
+            values = [0] * 31
+            values[:4] = [x0 & MASK64, x1 & MASK64, x2 & MASK64, x3 & MASK64]
+            for n, v in regs.items():
+                if not 4 <= n <= 30:
+                    raise HarnessError(f"regs may set x4..x30 only, not x{n}")
+                values[n] = v & MASK64
+            _BLOCK_IN.pack_into(primary.ram, self._driver_block_off, op, *values)
+            self._block_dirty = True
+        else:  # x4..x30 stay zero from the last call that wrote them all
+            if self._block_dirty:
+                _BLOCK_IN.pack_into(primary.ram, self._driver_block_off, op, *_ZERO_REGS)
+                self._block_dirty = False
+            _BLOCK_CALL.pack_into(primary.ram, self._driver_block_off, op, x0 & MASK64, x1 & MASK64, x2 & MASK64, x3 & MASK64)
+        primary.pc_hint = self._driver_ready + 4  # where the next run starts (the primary is current)
         start = len(self._raw)
         stop = self._execute()
         trace = tuple(events(self._raw, self.profile.call_name, start)) if self._tracing else ()

@@ -660,3 +660,12 @@ def test_large_machines_are_closed_not_kept() -> None:
         big = system.machines[1]
     assert big.closed  # its 32 MiB are freed, not kept for a later system
     assert all(m.size <= machine.POOL_MAX_MEMORY for idle in machine._POOL.values() for m in idle)
+
+
+def test_registers_set_for_one_call_do_not_leak_into_the_next() -> None:
+    with System() as system:
+        assert system.call(0xFF01, regs={20: 0xABC, 30: 0x3030}).regs[20] == 0xABC  # x18..x30 preserved (CALL-5)
+        plain = system.call(0xFF01)
+        assert plain.regs[0] == 1 and plain.regs[20] == 0 and plain.regs[30] == 0  # the driver loaded zeros again
+        assert system.call(0xFF01, insn="hvc #0x1234", regs={25: 7}).regs[25] == 7
+        assert system.call(0xFF01, insn="smc #0").regs[25] == 0
