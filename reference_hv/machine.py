@@ -71,6 +71,7 @@ INTNO_SMC = 13
 STATUS_FETCH_UNMAPPED: int = ucc.UC_ERR_FETCH_UNMAPPED
 _WRITE_ACCESSES = frozenset({ucc.UC_MEM_WRITE_UNMAPPED, ucc.UC_MEM_WRITE})
 
+_ARGS4 = struct.Struct("<4Q")
 _V, _I = ctypes.c_void_p, ctypes.c_int
 assert ctypes.sizeof(_V) == ctypes.sizeof(ctypes.c_uint64) == 8
 
@@ -307,8 +308,7 @@ class Machine:
     def args(self) -> tuple[int, int, int, int]:
         """x0..x3, read with one call."""
         _reg_read_batch(*self._args_call)
-        v = self._args_values
-        return v[0], v[1], v[2], v[3]
+        return cast(tuple[int, int, int, int], _ARGS4.unpack_from(self._args_values))
 
     def xregs(self) -> tuple[int, ...]:
         """x0..x30, read with one call."""
