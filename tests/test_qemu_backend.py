@@ -429,6 +429,7 @@ def test_stub_boots_and_counts_vms(stub_build: qemu.QemuBuild) -> None:
             assert all(r.detail.startswith("serial| ") for r in session.trace[4:])  # the serial log, as notes
         finally:
             session.close()
+        qemu._reaper.drain()  # the dying QEMU is reaped and its directory removed off the caller's path
         assert session.proc.poll() is not None and not Path(session.tmpdir).exists()
 
 

@@ -31,13 +31,16 @@ by guest progress too (``call_slices`` expiries of that timer while the call goe
 
 from __future__ import annotations
 
+import atexit
 import math
 import os
+import queue
 import re
 import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 import tomllib
 import weakref
@@ -447,6 +450,8 @@ class QemuBuild:
 
 
 def _kill(proc: subprocess.Popen[bytes], client: GdbClient | None, tmpdir: str) -> None:
+    """Stop QEMU at once; reaping it and removing its directory happen off the caller's path
+    (``_reaper``): the next test need not wait the few milliseconds a dying QEMU takes."""
     if client is not None:
         client.close()
     if proc.poll() is None:
@@ -454,11 +459,55 @@ def _kill(proc: subprocess.Popen[bytes], client: GdbClient | None, tmpdir: str) 
             os.killpg(proc.pid, signal.SIGKILL)
         except OSError:
             proc.kill()
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        pass
-    shutil.rmtree(tmpdir, ignore_errors=True)
+    _reaper.put(proc, tmpdir)
+
+
+class _Reaper:
+    """Waits for killed QEMUs and removes their directories on a background thread; whatever is
+    still pending when the process exits is finished then (``atexit``), so nothing is left behind."""
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[tuple[subprocess.Popen[bytes], str] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        atexit.register(self.drain)
+
+    def put(self, proc: subprocess.Popen[bytes], tmpdir: str) -> None:
+        self._queue.put((proc, tmpdir))
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="qemu-reaper", daemon=True)
+                self._thread.start()
+
+    @staticmethod
+    def _reap(proc: subprocess.Popen[bytes], tmpdir: str) -> None:
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        shutil.rmtree(tmpdir, ignore_errors=True)
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            self._reap(*item)
+
+    def drain(self) -> None:
+        """Finish every pending reap now (at exit, and for tests)."""
+        self._queue.put(None)
+        with self._lock:
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout=30)
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                self._reap(*item)
+
+
+_reaper = _Reaper()
 
 
 def _tail(path: Path, limit: int = LOG_TAIL) -> str:
