@@ -1,4 +1,4 @@
-"""The suite's self-test: run the whole conformance suite against every deliberately wrong build.
+"""The suite's self-test: run the conformance suite against every deliberately wrong build.
 
     python -m conformance.selftest                  # every mutant of the default profile's catalogue, 2 at a time
     python -m conformance.selftest -j 4 --json selftest.json

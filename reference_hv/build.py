@@ -18,7 +18,17 @@ class ReferenceBuild:
 
     @property
     def profiles(self) -> frozenset[str]:
-        """Every registered profile with a reference core (read when asked: a profile registered later counts)."""
+        """The profiles this build implements: with a ``core_class``, the profile that core (or a
+        class it derives from) belongs to; otherwise every registered profile with a reference core
+        (read when asked: a profile registered later counts)."""
+        core_class = self.system_options.get("core_class")
+        if isinstance(core_class, type):
+            modules = [cls.__module__ for cls in core_class.__mro__]
+            return frozenset(
+                name
+                for name, package in profiles.REGISTRY.items()
+                if any(module.startswith(f"{package}.") for module in modules)
+            )
         return frozenset(name for name in profiles.names() if profiles.get(name).core)
 
     def __init__(self, **system_options: Any) -> None:

@@ -1,8 +1,8 @@
 """Deliberately wrong hypervisors: the reference with exactly one deviation from the spec each.
 
-The conformance suite's self-test (``python -m conformance.selftest``) runs the whole suite against
-every build in :data:`CATALOGUE` and expects each to FAIL; a mutant that passes shows a gap in the
-suite. Every mutant is a build usable on its own::
+The conformance suite's self-test (``python -m conformance.selftest``) runs the suite against every
+build in :data:`CATALOGUE` (first the tests of its declared clauses, the whole suite if it survives
+them) and expects each to FAIL; a mutant that passes shows a gap in the suite. Every mutant is a build usable on its own::
 
     hfconform --hv profiles.hafnium_2018_10.mutants:send_accepts_4097
     pytest --pyargs profiles.hafnium_2018_10.tests -p conformance.plugin \
