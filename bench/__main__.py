@@ -245,27 +245,31 @@ def hftest(src: Path) -> dict[str, Any]:
         if "json" not in args:  # the QEMU that lists the tests
             times.append(float(end.replace(",", ".")) - float(start.replace(",", ".")))
     shutil.rmtree(tmp, ignore_errors=True)
-    times.sort()
     if not times:
         raise SystemExit(f"--hafnium-build {src}: hftest.py ran no test")
-    p90 = times[min(len(times) - 1, round(0.9 * (len(times) - 1)))]
+    median, p90 = median_p90(times)
     return {
         "tests": len(times),
-        "median_s": statistics.median(times),
+        "median_s": median,
         "p90_s": p90,
-        "min_s": times[0],
+        "min_s": min(times),
         "failed_suites": failed,
         "build": str(src),
     }
 
 
+def median_p90(times: list[float]) -> tuple[float, float]:
+    """The median and the 90th percentile (nearest rank) of a non-empty list of times."""
+    ordered = sorted(times)
+    return statistics.median(ordered), ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
+
+
 def per_test(durations: dict[str, float]) -> dict[str, float]:
     """Median and 90th percentile of the tests' own times (setup + call + teardown, no start-up)."""
-    times = sorted(durations.values())
-    if not times:
+    if not durations:
         return {}
-    p90 = times[min(len(times) - 1, round(0.9 * (len(times) - 1)))]
-    return {"median_ms": statistics.median(times) * 1e3, "p90_ms": p90 * 1e3, "tests": len(times)}
+    median, p90 = median_p90(list(durations.values()))
+    return {"median_ms": median * 1e3, "p90_ms": p90 * 1e3, "tests": len(durations)}
 
 
 def suite(workers: int, hv: str | None = None) -> dict[str, Any]:

@@ -12,10 +12,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from profiles import Profile
+import profiles
+from profiles import Profile
 
 FAIL = "FAIL"
 ERROR = "ERROR"
@@ -41,13 +40,7 @@ def clause_ids(clause: ClauseArg) -> tuple[str, ...]:
 
 #: How a value reads in a failure message: the judged profile's ``Profile.shown``, set by the plugin
 #: for the run (one profile per process); plain hex until then.
-def _hex(value: object, what: str) -> str:
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 1 << 64:
-        return f"{value:#018x}"
-    return repr(value)
-
-
-_shown: Callable[[object, str], str] = _hex
+_shown: Callable[[object, str], str] = profiles.shown
 
 
 def use_profile(profile: Profile) -> None:

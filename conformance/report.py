@@ -522,11 +522,6 @@ def trace_from_property(text: str) -> list[TraceRecord]:
 MessageOf = Callable[[str, tuple[int, ...], int | None], tuple[int, int | None] | None]
 
 
-def _decoder(summary: Summary) -> Decoder:
-    """How the report reads a trace's values: its profile's ``decode``."""
-    return summary.profile.decode
-
-
 def _no_reading(value: int, what: str) -> str:
     return ""
 
@@ -803,8 +798,8 @@ def render_html(summary: Summary) -> str:
             parts.append("<p><b>Calls the test made</b></p><pre>" + "\n".join(shown) + "</pre>")
         if t.trace:
             parts.append("<p><b>Hypercall trace</b> (message sequence)</p>")
-            parts.append(sequence_html(t.trace, _decoder(summary), summary.profile.message))
-            raw = "\n".join(render(r, _decoder(summary)) for r in t.trace)
+            parts.append(sequence_html(t.trace, summary.profile.decode, summary.profile.message))
+            raw = "\n".join(render(r, summary.profile.decode) for r in t.trace)
             parts.append("<details><summary>raw trace</summary><pre>" + _e(raw) + "</pre></details>")
         parts.append("</div>")
     parts.append("</body></html>")
@@ -895,7 +890,7 @@ def render_markdown(summary: Summary) -> str:
         if test.calls:
             out += ["Calls the test made:", "", md_code_block(test.calls), ""]
         if test.trace:
-            chart = sequence_ascii(test.trace, decode=_decoder(summary), message=summary.profile.message)
+            chart = sequence_ascii(test.trace, decode=summary.profile.decode, message=summary.profile.message)
             out += ["Hypercall trace as a message sequence:", "", md_code_block(chart), ""]
     return "\n".join(out).rstrip() + "\n"
 

@@ -121,10 +121,7 @@ class Profile:
 
     def shown(self, value: object, what: str = "") -> str:
         """``0x...`` with its reading: ``0x0000000000000003 (MESSAGE, size 0)``; ``repr`` for non-ints."""
-        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MASK64:
-            reading = self.decode(value, what)
-            return f"{value:#018x}" + (f" ({reading})" if reading else "")
-        return repr(value)
+        return shown(value, what, self.decode)
 
     def module(self, part: str) -> Any:
         """Import one of the parts named by module (``"hv"``, ``"core"``, ``"mutants"``, ``"qemu"``)."""
@@ -132,6 +129,14 @@ class Profile:
         if not path:
             raise LookupError(f"profile {self.name} has no {part}")
         return importlib.import_module(path)
+
+
+def shown(value: object, what: str = "", decode: Callable[[int, str], str] = _no_decode) -> str:
+    """``0x...`` (64 bits) with ``decode``'s reading of it, if any; ``repr`` for anything else."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MASK64:
+        reading = decode(value, what)
+        return f"{value:#018x}" + (f" ({reading})" if reading else "")
+    return repr(value)
 
 
 def names() -> list[str]:

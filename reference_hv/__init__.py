@@ -23,7 +23,7 @@ from reference_hv.system import (
     Trap,
     VMSpec,
 )
-from reference_hv.trace import TraceEvent
+from reference_hv.trace import TraceRecord
 
 __all__ = [
     "Answer",
@@ -35,7 +35,7 @@ __all__ = [
     "System",
     "SystemHalted",
     "Timeout",
-    "TraceEvent",
+    "TraceRecord",
     "Trap",
     "VMSpec",
     "Vcpu",

@@ -43,7 +43,7 @@ from reference_hv.machine import (
     Machine,
     status_text,
 )
-from reference_hv.trace import RawEvent, TraceEvent, events
+from reference_hv.trace import RawEvent, TraceRecord, events
 
 _INTNO_KINDS = {
     INTNO_UNDEF: "undefined instruction",
@@ -156,7 +156,7 @@ class CallResult:
     fault: Fault | None = None
     timeout: Timeout | None = None
     system_off: bool = False
-    trace: tuple[TraceEvent, ...] = field(default=(), repr=False)
+    trace: tuple[TraceRecord, ...] = field(default=(), repr=False)
 
     @property
     def completed(self) -> bool:
@@ -387,7 +387,7 @@ class System:
             raise HarnessError(str(e)) from None
 
     @property
-    def trace(self) -> list[TraceEvent]:
+    def trace(self) -> list[TraceRecord]:
         return events(self._raw, self.profile.call_name)
 
     def vcpu_state(self, vm: int, vcpu: int) -> object:
@@ -519,7 +519,7 @@ class System:
         if self.halted is not None:
             raise SystemHalted(f"the system has stopped ({self.halted}); boot a new one")
 
-    def _stopped(self, stop: Fault | Timeout | str, trace: tuple[TraceEvent, ...]) -> CallResult:
+    def _stopped(self, stop: Fault | Timeout | str, trace: tuple[TraceRecord, ...]) -> CallResult:
         if isinstance(stop, Fault):
             self.halted = f"fault: {stop}"
             return CallResult(fault=stop, trace=trace)

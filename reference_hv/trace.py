@@ -12,10 +12,7 @@ from collections.abc import Callable
 
 from conformance.protocol import TraceRecord
 
-__all__ = ["RawEvent", "TraceEvent", "TraceRecord", "events"]
-
-#: The name before the trace format moved to the build protocol.
-TraceEvent = TraceRecord
+__all__ = ["RawEvent", "TraceRecord", "events"]
 
 #: ``(kind, vm, vcpu, args, result, detail)``, as :class:`TraceRecord` reads them.
 RawEvent = tuple[str, int, int, tuple[int, ...], int | None, str]
