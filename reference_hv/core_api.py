@@ -13,6 +13,11 @@ Hafnium's ``api_*`` functions do: with the caller's return value, or with the vC
   (``System._switch``) reads it, delivers it (x0, x1..x17 zeroed) and clears it. The primary's
   run response is such a value: a core that switches to the primary sets it on the primary's vCPU.
 * :class:`Core` -- the protocol a profile's ``Core`` class implements; :data:`CoreFactory` builds one.
+* Wider results (FF-A: x0..x7, x8..x17 preserved): a core whose class sets ``CALL_REGISTERS = 8``
+  gets x0..x7 in ``hypercall`` and ``smc``; its :class:`Answer` may carry ``regs`` (x1..x7 written
+  with ``ret``, the registers after them kept) and its vCPUs ``resume_regs`` (the same for a
+  pending value). A core with a ``attach_memory`` method is given :class:`GuestMemory` (read and
+  write the VMs' memory) right after it is built. Cores without them work as before.
 
 Nothing here knows a profile: states, mailboxes and function IDs are the core's own.
 """
@@ -23,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
-__all__ = ["Answer", "CopyFn", "Core", "CoreFactory", "Vcpu", "VmLayout"]
+__all__ = ["Answer", "CopyFn", "Core", "CoreFactory", "GuestMemory", "Vcpu", "VmLayout"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +56,9 @@ class Vcpu:
     #: registers as they were (after a preemption, at boot). Written by the core only, read and
     #: cleared by the scheduler only, in its switch to this vCPU.
     resume_x0: int | None = None
+    #: With ``resume_x0``: x1..x7 to deliver with it, the registers after them keeping their values
+    #: (a core with ``CALL_REGISTERS = 8``); None: x1..x17 are zeroed. Written and cleared as ``resume_x0``.
+    resume_regs: tuple[int, ...] | None = None
 
 
 class Answer(NamedTuple):
@@ -59,15 +67,28 @@ class Answer(NamedTuple):
     ``ret``: the caller's x0 now; it goes on running (None when it is switched out).
     ``next``: the vCPU that runs next; it receives its ``resume_x0``.
     ``system_off``: the run ends (e.g. PSCI_SYSTEM_OFF).
+    ``regs``: with ``ret``, x1..x7 (seven values) written as given and x8..x17 kept (an FF-A
+    result, or a call that changes nothing); None: x1..x17 zeroed (an ``hvc``) or x0 alone (an ``smc``).
     """
 
     ret: int | None
     next: Vcpu | None = None
     system_off: bool = False
+    regs: tuple[int, ...] | None = None
 
 
 #: ``copy(src_vm, src, dst_vm, dst, size)``: copy guest memory; supplied by the machine layer.
 CopyFn = Callable[[int, int, int, int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class GuestMemory:
+    """The VMs' memory for a core that reads or writes it (an FF-A message header, partition
+    descriptors): ``read(vm_id, addr, size) -> bytes``, ``write(vm_id, addr, data)``. Both ranges
+    must lie in the VM's memory (the core checks; the machine layer refuses with an error)."""
+
+    read: Callable[[int, int, int], bytes]
+    write: Callable[[int, int, bytes], None]
 
 
 class Core(Protocol):
@@ -82,11 +103,12 @@ class Core(Protocol):
         ...
 
     def hypercall(self, vm_id: int, vcpu_idx: int, x0: int, x1: int, x2: int, x3: int) -> Answer:
-        """An ``hvc``, with x0..x3 as the caller left them. ``ret`` is returned with x1..x17 zeroed."""
+        """An ``hvc``, with x0..x3 as the caller left them (x0..x7 with ``CALL_REGISTERS = 8``).
+        ``ret`` is returned with x1..x17 zeroed, or with ``regs`` (:class:`Answer`)."""
         ...
 
     def smc(self, vm_id: int, vcpu_idx: int, x0: int) -> Answer:
-        """An ``smc``. ``ret`` changes x0 only."""
+        """An ``smc`` (x0..x7 with ``CALL_REGISTERS = 8``). ``ret`` changes x0 only, or x0..x7 with ``regs``."""
         ...
 
     def preempted(self, vm_id: int, vcpu_idx: int) -> Answer:

@@ -72,6 +72,7 @@ STATUS_FETCH_UNMAPPED: int = ucc.UC_ERR_FETCH_UNMAPPED
 _WRITE_ACCESSES = frozenset({ucc.UC_MEM_WRITE_UNMAPPED, ucc.UC_MEM_WRITE})
 
 _ARGS4 = struct.Struct("<4Q")
+_ARGS8 = struct.Struct("<8Q")
 _V, _I = ctypes.c_void_p, ctypes.c_int
 assert ctypes.sizeof(_V) == ctypes.sizeof(ctypes.c_uint64) == 8
 
@@ -184,6 +185,9 @@ class Machine:
         self._ret = _Batch(handle, X_REGS[:18])  # x0 = result, x1..x17 = 0 (CALL-5)
         self._ret_values = self._ret.values
         self._ret_call = self._ret.call
+        self._args8 = _Batch(handle, X_REGS[:8])  # x0..x7: the arguments and results of a wide core (FF-A)
+        self._args8_values = self._args8.values
+        self._args8_call = self._args8.call
         self._ctx = _Batch(handle, CONTEXT_REGS)
         self._xs = _Batch(handle, X_REGS)
         self._exception: Callable[[int], None] = _ignore  # see on_exception
@@ -309,6 +313,18 @@ class Machine:
         """x0..x3, read with one call."""
         _reg_read_batch(*self._args_call)
         return cast(tuple[int, int, int, int], _ARGS4.unpack_from(self._args_values))
+
+    def args8(self) -> tuple[int, int, int, int, int, int, int, int]:
+        """x0..x7, read with one call."""
+        _reg_read_batch(*self._args8_call)
+        return cast(tuple[int, int, int, int, int, int, int, int], _ARGS8.unpack_from(self._args8_values))
+
+    def set_results(self, x0: int, regs: tuple[int, ...]) -> None:
+        """Return x0 and ``regs`` = x1..x7 (seven values); x8 and above keep their values."""
+        values = self._args8_values
+        values[0] = x0
+        values[1], values[2], values[3], values[4], values[5], values[6], values[7] = regs
+        _reg_write_batch(*self._args8_call)
 
     def xregs(self) -> tuple[int, ...]:
         """x0..x30, read with one call."""

@@ -28,7 +28,7 @@ from typing import Literal, cast, overload
 import profiles
 from guest_asm import layout, programs
 from guest_asm.assembler import Image, assemble
-from reference_hv.core_api import Answer, Core, CoreFactory, Vcpu, VmLayout
+from reference_hv.core_api import Answer, Core, CoreFactory, GuestMemory, Vcpu, VmLayout
 from reference_hv.machine import (
     INTNO_BRK,
     INTNO_DATA_ABORT,
@@ -213,7 +213,8 @@ class Trap:
     kind: str  # "hvc" or "smc"
     vm: int
     vcpu: int
-    #: The call's registers as recorded in the trace: x0..x3 for an hvc, (x0,) for an smc.
+    #: The call's registers as recorded in the trace: x0..x3 for an hvc, (x0,) for an smc; x0..x7
+    #: for both with a core that reads eight (core_api: CALL_REGISTERS).
     args: tuple[int, ...]
     #: The caller's machine, to read or change registers and memory.
     machine: Machine
@@ -304,6 +305,15 @@ class System:
         if core_class is None:
             core_class = self.profile.module("core").Core
         self.core: Core = core_class(vms, self._copy)
+        # A core that reads x0..x7 and answers with x1..x7 (core_api: CALL_REGISTERS = 8), and one
+        # that reads or writes guest memory itself (attach_memory); other cores are untouched.
+        wide = getattr(self.core, "CALL_REGISTERS", 4)
+        if wide not in (4, 8):
+            raise ConfigError(f"{type(self.core).__name__}.CALL_REGISTERS must be 4 or 8, not {wide!r}")
+        self._wide = wide == 8
+        attach = getattr(self.core, "attach_memory", None)
+        if attach is not None:
+            attach(GuestMemory(self._read_guest, self._write_guest))
         self._current: Vcpu = self.core.first()
         self._stop: _Stop = None
         self._call_x0 = 0
@@ -531,6 +541,20 @@ class System:
             return CallResult(system_off=True, trace=trace)
         raise HarnessError(f"unexpected stop {stop!r}")  # pragma: no cover - _execute returns the above
 
+    def _read_guest(self, vm: int, addr: int, size: int) -> bytes:
+        """The core's read of guest memory (core_api.GuestMemory): the range must lie in ``vm``'s memory."""
+        m = self.machines[vm]
+        if not (size >= 0 and m.contains(addr, size)):
+            raise HarnessError(f"the core read {size:#x} bytes of VM {vm} at {addr:#x}: outside its memory")
+        return m.read(addr, size)
+
+    def _write_guest(self, vm: int, addr: int, data: bytes) -> None:
+        """The core's write of guest memory (core_api.GuestMemory): the range must lie in ``vm``'s memory."""
+        m = self.machines[vm]
+        if not m.contains(addr, len(data)):
+            raise HarnessError(f"the core wrote {len(data):#x} bytes to VM {vm} at {addr:#x}: outside its memory")
+        m.load(addr, data)
+
     def _copy(self, src_vm: int, src: int, dst_vm: int, dst: int, size: int) -> None:
         """The core's copy function (core_api.CopyFn): both ranges must lie in their VM's memory."""
         s, d = self.machines[src_vm], self.machines[dst_vm]
@@ -552,12 +576,13 @@ class System:
         """The exception hook of ``vm_id``: an hvc is answered here, on the hot path -- through
         :meth:`_trap` when interceptors are installed, else with the same steps inlined."""
         other = self._on_exception
+        wide = self._wide
         if self._before["hvc"] or self._after["hvc"] or self._returns:
 
             def intercepted(intno: int) -> None:
                 try:
                     if intno == INTNO_HVC:
-                        self._trap("hvc", vm_id, m, m.args())
+                        self._trap("hvc", vm_id, m, m.args8() if wide else m.args())
                     else:
                         other(vm_id, m, intno)
                 except BaseException as e:  # noqa: BLE001 - a harness bug must not unwind through C
@@ -565,6 +590,8 @@ class System:
                     m.stop()
 
             return intercepted
+        if wide:
+            return self._make_wide_hook(vm_id, m)
 
         hypercall = self.core.hypercall
         args_of, set_return, stop_cpu = m.args, m.set_return, m.stop
@@ -593,6 +620,41 @@ class System:
 
         return hook
 
+    def _make_wide_hook(self, vm_id: int, m: Machine) -> Callable[[int], None]:
+        """The hook of a core that reads x0..x7 and may answer with x1..x7 (``Answer.regs``): the
+        same steps as :meth:`_make_hook`'s, apart so that the other cores' hot path is unchanged."""
+        other = self._on_exception
+        hypercall: Callable[..., Answer] = self.core.hypercall  # x0..x7 (CALL_REGISTERS = 8)
+        args_of, set_return, set_results, stop_cpu = m.args8, m.set_return, m.set_results, m.stop
+        tracing, raw = self._tracing, self._raw
+
+        def hook(intno: int) -> None:
+            try:
+                if intno != INTNO_HVC:
+                    other(vm_id, m, intno)
+                    return
+                args = args_of()
+                vcpu_idx = self._current.index
+                answer = hypercall(vm_id, vcpu_idx, *args)
+                ret = answer.ret
+                if tracing:
+                    raw.append(("hvc", vm_id, vcpu_idx, args, ret, ""))
+                if ret is not None:
+                    regs = answer.regs
+                    if regs is None:
+                        set_return(ret)
+                    else:
+                        set_results(ret, regs)
+                    return
+                self._stop = answer
+                self._call_x0 = args[0]
+                stop_cpu()
+            except BaseException as e:  # noqa: BLE001 - a harness bug must not unwind through C
+                self._stop = _InternalError(e)
+                stop_cpu()
+
+        return hook
+
     def _trap(self, kind: str, vm_id: int, m: Machine, args: tuple[int, ...]) -> None:
         """An hvc or smc with the interceptors: before, the core, after; then the answer is applied."""
         vcpu_idx = self._current.index
@@ -604,29 +666,41 @@ class System:
                 break
         if answer is None:
             if kind == "hvc":
-                answer = self.core.hypercall(vm_id, vcpu_idx, args[0], args[1], args[2], args[3])
+                answer = self.core.hypercall(vm_id, vcpu_idx, *args)
             else:
-                answer = self.core.smc(vm_id, vcpu_idx, args[0])
+                answer = self.core.smc(vm_id, vcpu_idx, *args)
         for after in self._after[kind]:
             answer = after(trap, answer)
-        ret = answer.ret
+        ret, regs = answer.ret, answer.regs
         self._log(kind, vm_id, vcpu_idx, args, ret)
         if ret is None:
             self._stop = answer
             self._call_x0 = args[0]
             m.stop()
         elif kind == "smc":
-            m.set_reg(X_REGS[0], ret)  # CALL-7: only x0 changes
+            if regs is None:
+                m.set_reg(X_REGS[0], ret)  # CALL-7: only x0 changes
+            else:
+                m.set_results(ret, regs)
         else:
-            self._return(m, vm_id, vcpu_idx, ret, resumed=False)
+            self._return(m, vm_id, vcpu_idx, ret, resumed=False, regs=regs)
 
-    def _return(self, m: Machine, vm_id: int, vcpu_idx: int, x0: int, *, resumed: bool) -> None:
-        """Deliver x0 to the loaded vCPU of ``m`` (x1..x17 zeroed, CALL-5), then the "return" interceptors."""
+    def _return(
+        self, m: Machine, vm_id: int, vcpu_idx: int, x0: int, *, resumed: bool, regs: tuple[int, ...] | None = None
+    ) -> None:
+        """Deliver x0 to the loaded vCPU of ``m`` (x1..x17 zeroed, CALL-5; or x1..x7 = ``regs``,
+        the rest kept), then the "return" interceptors."""
         if not self._returns:
-            m.set_return(x0)
+            if regs is None:
+                m.set_return(x0)
+            else:
+                m.set_results(x0, regs)
             return
         before = m.xregs()
-        m.set_return(x0)
+        if regs is None:
+            m.set_return(x0)
+        else:
+            m.set_results(x0, regs)
         ret = Return(self, vm_id, vcpu_idx, x0, resumed, before, m)
         for after in self._returns:
             after(ret)
@@ -634,7 +708,7 @@ class System:
     def _on_exception(self, vm_id: int, m: Machine, intno: int) -> None:
         """An exception other than an hvc: an ``smc``, the driver's ``brk``, or a fault."""
         if intno == INTNO_SMC:
-            self._trap("smc", vm_id, m, (m.reg(X_REGS[0]),))
+            self._trap("smc", vm_id, m, m.args8() if self._wide else (m.reg(X_REGS[0]),))
             return
         pc = m.pc
         if intno == INTNO_BRK and vm_id == 0 and self.driven and pc == self._driver_ready:
@@ -754,10 +828,15 @@ class System:
         x0 = vcpu.resume_x0
         if x0 is not None:
             vcpu.resume_x0 = None
+            regs = vcpu.resume_regs
+            if regs is not None:
+                vcpu.resume_regs = None
             if self._returns:
-                self._return(m, vcpu.vm_id, vcpu.index, x0, resumed=True)
-            else:
+                self._return(m, vcpu.vm_id, vcpu.index, x0, resumed=True, regs=regs)
+            elif regs is None:
                 m.set_return(x0)
+            else:
+                m.set_results(x0, regs)
         if self._tracing:
             to_primary = vcpu.vm_id == 0
             self._raw.append(("switch", vcpu.vm_id, vcpu.index, (), x0 if to_primary else None, self._reason(why, vcpu)))
