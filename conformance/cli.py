@@ -24,7 +24,7 @@ def list_clauses(profile: profiles.Profile) -> list[str]:
     """One line per clause of the profile's registry: ID, strength, title."""
     lines = []
     for c in (*profile.clauses, *profile.extra_clauses):
-        if c in profile.extra_clauses:
+        if profile.wholly_impl(c):
             strength = "impl-defined"
         elif c.impl_defined:
             strength = "MUST+impl"

@@ -486,7 +486,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             why = f"unknown clause ID(s) {', '.join(hints)}" if unknown else "a clause marker with no clause ID"
             _collect_error(session, item.nodeid, f"{item.nodeid}: {why} in @pytest.mark.clause (profile {profile.name})")
             continue
-        impl = item.get_closest_marker("impl_defined") is not None or all(by_id[i] in profile.extra_clauses for i in ids)
+        impl = item.get_closest_marker("impl_defined") is not None or all(profile.wholly_impl(by_id[i]) for i in ids)
         item.stash[_INFO] = _ItemInfo(tuple(ids), impl)
         item.user_properties.append(("clause", ",".join(ids)))
         item.user_properties.append(("strength", report.IMPL if impl else report.MUST))
@@ -673,7 +673,7 @@ def _classify(item: pytest.Item, call: pytest.CallInfo[None], rep: pytest.TestRe
         return
     blamed = outcomes.blamed(exc, info.clauses) if outcome not in (outcomes.PASS, outcomes.SKIP) else ()
     profile = _state(item.config).profile
-    impl = info.impl_defined or all(profile.by_id[c] in profile.extra_clauses for c in blamed if c in profile.by_id)
+    impl = info.impl_defined or all(profile.wholly_impl(profile.by_id[c]) for c in blamed if c in profile.by_id)
     if outcome in (outcomes.FAIL, outcomes.TIMEOUT) and impl:
         # One label per behaviour: a wrong value or a call that never returns in an
         # implementation-defined part is a deviation, never a MUST failure.

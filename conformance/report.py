@@ -297,7 +297,7 @@ def aggregate(
     failing = failing_foundations(ordered, profile)
     for t in ordered:
         t.blocked_by = tuple(sorted(failing - set(t.blamed))) if t.failed else ()
-    must_tests: dict[str, list[TestResult]] = {c.id: [] for c in profile.clauses}
+    must_tests: dict[str, list[TestResult]] = {c.id: [] for c in profile.clauses if not profile.wholly_impl(c)}
     impl_tests: dict[str, list[TestResult]] = {c.id: [] for c in every if c.impl_defined}
     shown = reported_clauses(ordered, selection, partial)
     for t in ordered:
@@ -306,7 +306,7 @@ def aggregate(
             # A failure is always reported under the clause it counts against, selected or not.
             if clause is None or (shown is not None and cid not in shown and cid not in t.blamed):
                 continue
-            if t.impl_defined or clause in profile.extra_clauses:
+            if t.impl_defined or profile.wholly_impl(clause):
                 impl_tests.setdefault(cid, []).append(t)
             else:
                 must_tests.setdefault(cid, []).append(t)

@@ -40,6 +40,12 @@ MASK64 = 0xFFFF_FFFF_FFFF_FFFF
 #: The layer of every clause that is not one of its profile's foundations.
 ABOVE_FOUNDATIONS = 3
 
+#: A clause's strength: a MUST (its failure fails the build; it may have an implementation-defined
+#: part, ``Clause.impl_defined``), or wholly implementation-defined (checked and reported, a
+#: departure is a DEVIATION, never a MUST failure).
+MUST = "MUST"
+IMPL_DEF = "IMPL-DEF"
+
 
 @dataclass(frozen=True)
 class Clause:
@@ -49,7 +55,15 @@ class Clause:
     section: int
     rule: str
     source: str
+    #: The implementation-defined part (of a MUST clause), or what makes a whole IMPL-DEF clause so.
     impl_defined: str | None = None
+    strength: str = MUST
+
+    def __post_init__(self) -> None:
+        if self.strength not in (MUST, IMPL_DEF):
+            raise ValueError(f"clause {self.id}: strength must be {MUST!r} or {IMPL_DEF!r}, not {self.strength!r}")
+        if self.strength == IMPL_DEF and not self.impl_defined:
+            raise ValueError(f"clause {self.id}: an {IMPL_DEF} clause says what is implementation-defined (impl_defined)")
 
     @property
     def title(self) -> str:
@@ -112,6 +126,11 @@ class Profile:
             return self.by_id[clause_id]
         except KeyError:
             raise KeyError(f"no clause {clause_id!r} in profile {self.name}; known: {', '.join(self.by_id)}") from None
+
+    def wholly_impl(self, clause: Clause) -> bool:
+        """A clause with no MUST part: the text's IMPL-DEF rows and the profile's pseudo-clauses.
+        A test of such clauses only is implementation-defined: its failure is a DEVIATION."""
+        return clause.strength == IMPL_DEF or clause in self.extra_clauses
 
     def layer(self, clause_id: str) -> int:
         return self.foundations.get(clause_id, ABOVE_FOUNDATIONS)

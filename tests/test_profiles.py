@@ -259,3 +259,45 @@ def test_a_build_with_a_profiles_core_implements_that_profile_only(toy: Path) ->
     from profiles.hafnium_2018_10 import mutants
 
     assert mutants.CATALOGUE["send_accepts_4097"].profiles == {"hafnium-2018-10"}
+
+
+def test_a_wholly_implementation_defined_clause_deviates_never_fails(toy: Path, pytester: pytest.Pytester) -> None:
+    """A clause of strength IMPL-DEF (a row the text marks implementation-defined, e.g. an FF-A
+    deviation) has no MUST part: a test of it that fails is a DEVIATION, the build still passes,
+    and the clause is counted with the implementation-defined parts, not with the MUST clauses."""
+    init = toy / "toyprof" / "__init__.py"
+    init.write_text(
+        init.read_text()
+        .replace("from profiles import Clause, Profile", "from profiles import IMPL_DEF, Clause, Profile")
+        .replace(
+            '"toy"),),',
+            '"toy"), Clause("TOY-2", 1, "TOY_ANSWER from a secondary: 43.", "toy", "the value", strength=IMPL_DEF)),',
+        )
+    )
+    (toy / "toyprof" / "tests" / "test_impl.py").write_text(
+        textwrap.dedent(
+            """
+            import pytest
+
+            from conformance.harness import expect
+
+
+            @pytest.mark.clause("TOY-2")
+            def test_the_other_answer(boot):
+                expect("the other answer", 42, 43, "the specification's behaviour: 43", clause="TOY-2")
+            """
+        )
+    )
+    result, data = run_toy(pytester, toy)
+    assert result.ret == 0, result.stdout.str()
+    assert [(c["id"], c["status"]) for c in data["clauses"]] == [("TOY-1", "PASS")]
+    assert [(c["id"], c["status"]) for c in data["impl_defined"]] == [("TOY-2", "DEVIATION")]
+    assert data["totals"]["must"]["PASS"] == 1 and sum(data["totals"]["must"].values()) == 1
+    assert cli.list_clauses(profiles.get("toy-0"))[1].startswith("TOY-2    impl-defined")
+
+
+def test_an_impl_def_clause_says_what_is_implementation_defined() -> None:
+    with pytest.raises(ValueError, match="TOY-3: an IMPL-DEF clause says what is implementation-defined"):
+        profiles.Clause("TOY-3", 1, "rule", "source", strength=profiles.IMPL_DEF)
+    with pytest.raises(ValueError, match="strength must be 'MUST' or 'IMPL-DEF', not 'SHOULD'"):
+        profiles.Clause("TOY-3", 1, "rule", "source", strength="SHOULD")

@@ -22,7 +22,7 @@ reported apart from the MUST results and never fails a build.
 
 from __future__ import annotations
 
-from profiles import Clause
+from profiles import IMPL_DEF, Clause
 
 #: The titles of the text's sections that hold clauses, without their ``(FAMILY)`` tags. §0 is the
 #: conventions; §13 (states), §14 (deviations), §15 (worked examples), §16 (differences) and §17
@@ -55,6 +55,7 @@ CLAUSES: tuple[Clause, ...] = (
         1,
         "The conduit a VM uses. Hafnium accepts both `hvc` and `smc` from a VM for every FF-A ID it handles, with the same result; the `hvc`/`smc` immediate is not examined; ID bit 16 (SMCCC SVE hint) is cleared before decoding. *(probe: FFA_ID_GET by `smc` → SUCCESS, w2 = 1, as by `hvc`)*",
         "H: handler.c `hvc_handler`, `smc_handler` (`SMCCC_SVE_HINT_MASK`)",
+        strength=IMPL_DEF,
         impl_defined="implementation-defined by nature: conduit",
     ),
     Clause(
@@ -80,6 +81,7 @@ CLAUSES: tuple[Clause, ...] = (
         1,
         "An ID Hafnium does not handle, called by `hvc`: Hafnium returns with **every register unchanged** (x0 = the ID itself). The cited material has no DEN0077A text for this case; FF-A reports an interface it does not implement as NOT_SUPPORTED (FEAT-1), and that is the answer expected here. A build doing either is reported as a DEVIATION, never a MUST failure. *(probe: 0x84000066, 0xC4000086, 0x84000083, 0x840000FF with x1..x7 = 0x11…0x77 → all returned as passed)*",
         "H: handler.c `ffa_handler` default `false`, `paravirtualised_interface_handler`",
+        strength=IMPL_DEF,
         impl_defined="DEVIATION D3: Hafnium 21bfbdc1 — unhandled IDs via `hvc` return with all registers unchanged; DEN0077A as cited — NOT_SUPPORTED (expected; text for this case not available)",
     ),
     Clause(
@@ -93,6 +95,7 @@ CLAUSES: tuple[Clause, ...] = (
         1,
         "Upper halves x[63:32] of SMC32 arguments, and unused low bits: Hafnium ignores x1[63:32], w1[15:0] and x2[63:32] of FFA_MSG_SEND2 and x1[63:32] of FFA_VERSION, but FFA_MSG_WAIT compares the whole of x1 and x3..x7, and for a caller below v1.2 the whole of x2, with 0 (INVALID_PARAMETERS otherwise). The DEN0077A text on these bits was not available; an SMC32 interface is defined on the w registers (CONV-1). A build treating them either way is reported as a DEVIATION, never a MUST failure. *(probe: FFA_MSG_SEND2 with x1 = 0xFFFFFFFF0000FFFF → SUCCESS; with x2 = 0xFFFFFFFF00000000 to a full receiver → BUSY, as for x2 = 0; FFA_VERSION with x1 = 0xFFFFFFFF00010001 → 0x00010003; FFA_MSG_WAIT with x1 = 1<<32 → INVALID_PARAMETERS)*",
         "H: ffa.h `ffa_sender`, `ffa_msg_send2_flags`; api.c `api_ffa_msg_wait`",
+        strength=IMPL_DEF,
         impl_defined="DEVIATION D13: Hafnium 21bfbdc1 — upper halves / unused bits of SMC32 arguments treated unevenly; DEN0077A as cited — SMC32 interfaces are defined on w registers; text not available",
     ),
     Clause(
@@ -100,6 +103,7 @@ CLAUSES: tuple[Clause, ...] = (
         1,
         "An ID Hafnium does not handle, called by `smc`: forwarded to EL3 if the VM's manifest SMC whitelist allows it (the result is EL3's); otherwise refused with **x0 = −1 (0xFFFF_FFFF_FFFF_FFFF, SMCCC_ERROR_UNKNOWN)** and x1..x7 returned unchanged. Its w0 equals FFA_VERSION's NOT_SUPPORTED, but it is not an FFA_ERROR. *(probe: `smc` 0x840000FF and 0x84000066 with x1..x3 = 0x11/0x22/0x33, x4..x7 = 0 → x0 = −1, x1..x7 as passed; Hafnium logs \"SMC … attempted from VM 0x1, blocked=1\")*",
         "H: handler.c `smc_forwarder`, `smc_is_blocked`",
+        strength=IMPL_DEF,
         impl_defined="implementation-defined by nature: unhandled `smc`",
     ),
     Clause(
@@ -119,6 +123,7 @@ CLAUSES: tuple[Clause, ...] = (
         2,
         "ID values. Hafnium: 0 = hypervisor, 0x8000 = SPMC, 0xFFFF = SPMD; VMs from 1 (primary = 1, then manifest order); SPs from 0x8001. *(probe: primary's FFA_ID_GET → 1; services3's → 4; first partition descriptor ID 2)*",
         "H: inc/vmapi/hf/vm_ids.h, src/arch/aarch64/inc/hf/arch/vmid_base.h",
+        strength=IMPL_DEF,
         impl_defined="implementation-defined by nature: partition ID values",
     ),
     Clause(
@@ -144,6 +149,7 @@ CLAUSES: tuple[Clause, ...] = (
         3,
         "A request the callee cannot serve. Hafnium returns NOT_SUPPORTED for a higher minor and for another major. The v1.0 rule quoted by ACS-chk (rule 3) says a callee whose version is lower than the one requested must return its highest version (here 0x00010003); TF-A's EL3 SPMC does so. A build doing either is reported as a DEVIATION, never a MUST failure. *(probe: 0x00010004, 0x00020000, 0x00000001 → 0xFFFFFFFF)*",
         "S: ACS-chk rule 3; H: api.c; TF-A behaviour from H:test/vmapi/ffa_secure_partition_el3_spmc/secure_partition.c (a v1.3 request answered 0x00010002)",
+        strength=IMPL_DEF,
         impl_defined="DEVIATION D1: Hafnium 21bfbdc1 — NOT_SUPPORTED for a version it cannot serve; DEN0077A as cited — a callee whose version is lower returns its highest version (v1.0 rule via ACS-chk)",
     ),
     Clause(
@@ -163,6 +169,7 @@ CLAUSES: tuple[Clause, ...] = (
         3,
         "FFA_VERSION after negotiation has ended. Hafnium returns its own version (0x00010003) when the request equals the negotiated version and NOT_SUPPORTED for every other request, **including its own compiled version**. The DEN0077A wording for this result was not available; TF-A's EL3 SPMC is reported to return the locked version. A build doing either is reported as a DEVIATION, never a MUST failure. *(probe: after FFA_ID_GET at v1.1: 0x00010001 → 0x00010003; 0x00010000, 0x00010002, 0x00010003, 0x00010004 → 0xFFFFFFFF)*",
         'H: api.c `api_ffa_version` ("Cannot change FF-A version … after other FF-A calls have been made")',
+        strength=IMPL_DEF,
         impl_defined="DEVIATION D2: Hafnium 21bfbdc1 — after negotiation: NOT_SUPPORTED for any other version, its own version for the negotiated one; DEN0077A as cited — wording not available; TF-A's EL3 SPMC returns the locked version",
     ),
     Clause(
@@ -170,6 +177,7 @@ CLAUSES: tuple[Clause, ...] = (
         3,
         "What ends negotiation in Hafnium: every call its FF-A dispatcher handles except FFA_VERSION and FFA_INTERRUPT_32, whatever it returns (an FFA_ERROR included). An ID it does not handle (CONV-6, CONV-9) and a PSCI call do **not** end negotiation. Not confirmed on the real build (the unknown-ID probes ran after negotiation had ended).",
         "H only: handler.c `hvc_smc_handler` (sets `ffa_version_negotiated` only when `ffa_handler` returns true and the ID is neither FFA_VERSION_32 nor FFA_INTERRUPT_32; `psci_handler` first), `hvc_handler`, `smc_handler`",
+        strength=IMPL_DEF,
         impl_defined="Hafnium only, not confirmed on the real build: a candidate for MUST once confirmed",
     ),
     Clause(
@@ -177,6 +185,7 @@ CLAUSES: tuple[Clause, ...] = (
         3,
         'The version of a partition that has not called FFA_VERSION. Hafnium: a VM with an FF-A partition manifest starts at its manifest\'s ffa-version (services1/2: v1.2, services3: v1.1); the primary (no FF-A partition manifest) starts at version 0 (logged as "v0.0") until it calls FFA_VERSION. *(probe, primary only: a log line before FFA_VERSION, then FFA_VERSION(0x00010001) → "Cannot change FF-A version from v0.0 to v1.1")*',
         "H: load.c (`ffa_version` from the manifest only when `is_ffa_partition`); vm.c (`vms[]` zero-initialised)",
+        strength=IMPL_DEF,
         impl_defined="implementation-defined by nature: version before FFA_VERSION",
     ),
     Clause(
@@ -214,6 +223,7 @@ CLAUSES: tuple[Clause, ...] = (
         5,
         "Hafnium's answers about interfaces whose availability is implementation-defined: FFA_RXTX_MAP_32 and FFA_NOTIFICATION_INFO_GET_32 → NOT_SUPPORTED (only the SMC64 forms are implemented; calling the SMC32 ones: CONV-6); FFA_NOTIFICATION_INFO_GET_64 → SUCCESS to the primary, NOT_SUPPORTED to other VMs; FFA_RX_ACQUIRE_32 → NOT_SUPPORTED to VMs (hypervisor only); **FFA_YIELD_32 → SUCCESS, w2 = 0, to the primary and to secondary VMs** (a VM may call FFA_YIELD, RUN-2); FFA_MSG_WAIT_32 → SUCCESS to the primary although the primary's FFA_MSG_WAIT returns NOT_SUPPORTED (WAIT-10). **D4**: FFA_MSG_SEND_32 (0x8400006E) and FFA_MSG_POLL_32 (0x8400006A) → NOT_SUPPORTED although Hafnium still handles both calls; DEN0077A ties the FFA_FEATURES answer to what is implemented (FEAT-1); a build answering either way is reported as a DEVIATION, never a MUST failure. *(probe: each answer above; FFA_YIELD_32 and FFA_NOTIFICATION_INFO_GET_64 asked by both the primary and services3)*",
         "H: api.c `ffa_features_function` (FFA_YIELD_32 is refused only to a caller outside the hypervisor's own world, which a VM never is), aa100c1b; handler.c `ffa_handler`",
+        strength=IMPL_DEF,
         impl_defined="DEVIATION D4 (its FFA_MSG_SEND_32 / FFA_MSG_POLL_32 item; the other answers are Hafnium's own): Hafnium 21bfbdc1 — FFA_FEATURES says NOT_SUPPORTED for FFA_MSG_SEND_32 / FFA_MSG_POLL_32, which it still handles (FFA_YIELD_32 is **not** part of this item: it answers SUCCESS, w2 = 0, to VMs); DEN0077A as cited — the answer reflects what is implemented",
     ),
     Clause(
@@ -221,6 +231,7 @@ CLAUSES: tuple[Clause, ...] = (
         5,
         "Notification interrupt feature IDs. Hafnium (v1.2+ builds, whatever version the caller negotiated): 0x1 NPI → SUCCESS, w2 = 5; 0x2 SRI → SUCCESS, w2 = 8; 0x3 MEI → SUCCESS, w2 = 4; feature IDs with bits 30:8 set, or input w2 ≠ 0 → NOT_SUPPORTED. The interrupt IDs are implementation-defined; ACS-1.1 requires NOT_SUPPORTED for 0x1/0x2 only where notifications are not supported. **D5**: Hafnium's NS hypervisor advertises NPI and SRI but raises neither (NOTIF-5). A build doing either is reported as a DEVIATION, never a MUST failure. *(probe: 0x1 → 5, 0x2 → 8, 0x3 → 4, asked by a v1.1 primary; the MBZ checks not probed)*",
         "S: ACS-1.1 ffa_features_intr (v1.1 §9.7); H: api.c `ffa_features_feature`; inc/vmapi/hf/types.h",
+        strength=IMPL_DEF,
         impl_defined="DEVIATION D5: Hafnium 21bfbdc1 — advertises NPI and SRI, raises neither; DEN0077A as cited — the advertised interrupts signal pending notifications",
     ),
     Clause(
@@ -228,6 +239,7 @@ CLAUSES: tuple[Clause, ...] = (
         5,
         "Feature ID 0x4 (FF-A v1.3 notification features, per Hafnium's comment): Hafnium answers by its compiled version, so a v1.1 caller gets SUCCESS with **w2 = 0x3** (bit 0: no per-vCPU notifications for VMs; bit 1: none for SPs). The v1.1 material cited defines no feature ID 4; a v1.1-only implementation would answer NOT_SUPPORTED. Either is reported. *(probe: x0 = 0x84000061, x2 = 0x3)*",
         "H: api.c `ffa_features_feature` (`FFA_FEATURE_NOTIFICATION`), ffa.h `enum ffa_feature_id`",
+        strength=IMPL_DEF,
         impl_defined="implementation-defined by nature: feature ID 4",
     ),
     Clause(
@@ -241,6 +253,7 @@ CLAUSES: tuple[Clause, ...] = (
         6,
         "Buffer size and alignment: RX and TX are the same size, a multiple of and aligned to the larger translation granule (S). Hafnium: page count 1..RXTX_MAX_PAGE_COUNT (1 in the reference build) and 4 KiB-aligned addresses, else INVALID_PARAMETERS. Multi-page buffers are outside this profile (§17).",
         "S: ACS-chk rules 5–6; H: api.c; tests ffa_rxtx_map.fails_with_unaligned_pointer, fails_with_zero_page_count, fails_with_page_count_exceeding_max",
+        strength=IMPL_DEF,
         impl_defined="implementation-defined by nature: buffer size",
     ),
     Clause(
@@ -248,6 +261,7 @@ CLAUSES: tuple[Clause, ...] = (
         6,
         "Overlapping RX and TX (the same page included): Hafnium → INVALID_PARAMETERS. Not confirmed on the real build.",
         'H only: api.c ("Mailbox buffers overlap"); tests ffa_rxtx_map.fails_with_same_page, fails_with_overlapping_multi_page_buffers',
+        strength=IMPL_DEF,
         impl_defined="Hafnium only, not confirmed on the real build: a candidate for MUST once confirmed",
     ),
     Clause(
@@ -261,6 +275,7 @@ CLAUSES: tuple[Clause, ...] = (
         6,
         "Hafnium maps a registered RX buffer **read-only** for its owner (stage 2 `UNOWNED\\|SHARED\\|R`; TX stays read/write): a store to RX is reported to the VM as a Data Abort. The DEN0077A rules cited require only exclusive ownership (MAP-4) and say nothing that makes RX read-only. A build doing either is reported as a DEVIATION, never a MUST failure. The fault is injected at the VM's own EL1 vector and the same vCPU continues: Hafnium neither aborts the vCPU (RUN-4 does not follow) nor returns to the primary because of it, so what the primary's next FFA_RUN of that vCPU returns depends only on what the guest's handler does next (a retried store faults again). *(probe: a store by services3 to its RX buffer → \"Injecting Data Abort exception into VM 0x4\"; the store never completed; the test's handler called FFA_YIELD and the primary's FFA_RUN returned x0 = 0x8400006C, x1 = 0x40000, three times)*",
         "H: api.c `api_vm_configure_pages` (mode of the RX buffer); handler.c `EC_DATA_ABORT_LOWER_EL` case, `inject_el1_data_abort_exception` (EL0 partitions only are aborted)",
+        strength=IMPL_DEF,
         impl_defined="DEVIATION D9: Hafnium 21bfbdc1 — RX buffer read-only to its owner after FFA_RXTX_MAP; DEN0077A as cited — only exclusive ownership is required",
     ),
     Clause(
@@ -274,6 +289,7 @@ CLAUSES: tuple[Clause, ...] = (
         6,
         "Hafnium's further conditions: TX valid, owned, exclusive, readable, writable and not device memory; RX valid, owned, exclusive, readable; else INVALID_PARAMETERS. Not confirmed on the real build.",
         "H only: api.c `api_vm_configure_pages`; test ffa_rxtx_map.fails_with_device_memory",
+        strength=IMPL_DEF,
         impl_defined="Hafnium only, not confirmed on the real build: a candidate for MUST once confirmed",
     ),
     Clause(
@@ -293,6 +309,7 @@ CLAUSES: tuple[Clause, ...] = (
         7,
         "Descriptor size. Hafnium returns **48-byte** descriptors (w3 = 0x30, the v1.3 layout) to a v1.1 caller, since 4e80e890 (2026-02-27; 24 before), and 8-byte v1.0 descriptors to a v1.0 caller. The v1.1 descriptor (Table 13.34) is 24 bytes. A build returning either (with w3 saying which) is reported as a DEVIATION, never a MUST failure; the caller steps through descriptors by w3 (PIG-6). *(probe: v1.1 caller w3 = 0x30; v1.0 caller w3 = 0x8)*",
         "S: Hf-cmt (Table 13.34); H: api.c `send_versioned_partition_info_descriptors`, static_asserts; 4e80e890",
+        strength=IMPL_DEF,
         impl_defined="DEVIATION D8: Hafnium 21bfbdc1 — 48-byte descriptors to v1.1 callers; DEN0077A as cited — 24-byte v1.1 descriptors",
     ),
     Clause(
@@ -300,6 +317,7 @@ CLAUSES: tuple[Clause, ...] = (
         7,
         "Hafnium sets the indirect-messaging property (bit 2) of a partition only if that partition's version is ≥ v1.1 and its manifest's messaging method for that UUID includes indirect messaging, and the notifications property (bit 3) only if notifications are enabled for it. Not confirmed on the real build.",
         "H only: api.c `api_ffa_partitions_info_get_properties`",
+        strength=IMPL_DEF,
         impl_defined="Hafnium only, not confirmed on the real build: a candidate for MUST once confirmed",
     ),
     Clause(
@@ -319,6 +337,7 @@ CLAUSES: tuple[Clause, ...] = (
         7,
         "The count-only call (w5 = 1) **may return a different count than the descriptor call for the same Nil UUID; a suite must not assume they match.** Observed: count only → **5**, descriptors → **3** (v1.1 caller). Why: Hafnium's count-only path counts one entry per partition UUID whatever the caller's version, while for a caller below v1.2 the descriptor path returns one descriptor per partition (\"Multiple UUIDs for a partition was only introduced in FF-A v1.2\"); services2 and services3 each declare two UUIDs (1 + 2 + 2 = 5 UUIDs, 3 partitions); the primary has no FF-A partition manifest and is counted by neither. A v1.2+ caller gets 5 from both (Hafnium test three_secondary_vms). *(probe)*",
         'H: api.c `api_ffa_fill_partitions_info_array` (count path `continue`s before the per-version break); test no_services.c ffa_partition_info_get.three_secondary_vms ("3 FF-A partitions, two with 2 UUIDs")',
+        strength=IMPL_DEF,
         impl_defined="implementation-defined by nature: count-only count",
     ),
     Clause(
@@ -326,6 +345,7 @@ CLAUSES: tuple[Clause, ...] = (
         7,
         "Descriptor mode (w5 bit 0 = 0) while the caller has no RX buffer mapped: Hafnium → ERROR(BUSY) (an unmapped RX buffer counts as not free; the RX-size cap on the entry count is skipped so that BUSY, not NO_MEMORY, is reported). Count-only mode is unaffected (PIG-2). Not confirmed on the real build.",
         "H only: api.c `api_ffa_partition_info_get` (comment on `buf_size` 0), `send_versioned_partition_info_descriptors`; vm.c `vm_is_mailbox_busy` (`recv == NULL`)",
+        strength=IMPL_DEF,
         impl_defined="Hafnium only, not confirmed on the real build: a candidate for MUST once confirmed",
     ),
     Clause(
@@ -397,6 +417,7 @@ CLAUSES: tuple[Clause, ...] = (
         9,
         "A receiver ID with bit 15 set (an SP, or no partition at all): the NS hypervisor forwards the call to EL3 by `smc` with w1 = sender<<16 and returns what comes back — an SPMC's answer (outside this profile), or, with no EL3 firmware, whatever the platform returns: under QEMU **x0 = −1 (0xFFFF_FFFF_FFFF_FFFF), x1 = 0x10000** (the forwarded w1), x2..x7 = 0, which is not an FF-A encoding. *(probe: receivers 0x8001 and 0xFFFF)*",
         "H: hyp/indirect_messaging.c `ffa_indirect_msg_send2_forward`, src/arch/aarch64/hypervisor/other_world.c `arch_other_world_call`",
+        strength=IMPL_DEF,
         impl_defined="implementation-defined by nature: SP-range receivers",
     ),
     Clause(
@@ -410,6 +431,7 @@ CLAUSES: tuple[Clause, ...] = (
         9,
         "Which sender/receiver pairs may use indirect messaging; a refused pair gets DENIED (S). Hafnium's NS hypervisor allows every VM pair (\"Hypervisor is only for testing purposes, always allow indirect messages from VM\"), whatever the partitions' versions or manifests say. *(probe: 1 → 4 and 4 → 1 delivered)*",
         'S: ACS-1.1 step 6 ("Receiver endpoint does not support receipt … Denied"); H: hyp/indirect_messaging.c `ffa_indirect_msg_is_supported`',
+        strength=IMPL_DEF,
         impl_defined="implementation-defined by nature: pair policy",
     ),
     Clause(
@@ -447,6 +469,7 @@ CLAUSES: tuple[Clause, ...] = (
         9,
         "The maximum message size. Hafnium uses a build constant, 4096 × RXTX_MAX_PAGE_COUNT (4096 here), whatever the sender's or receiver's mapped buffer size; a v1.1 sender can send at most 4076 payload bytes. The DEN0077A text cited ties the limit to the mailbox (buffer) size. With one-page buffers the two agree; a build using either is reported as a DEVIATION, never a MUST failure. *(probe: offset 24, size 4072 → SUCCESS)*",
         "H: inc/vmapi/hf/types.h `HF_MAILBOX_SIZE`, api.c `FFA_MSG_PAYLOAD_MAX`; S: ACS-chk ffa_msg_send rule 2",
+        strength=IMPL_DEF,
         impl_defined="DEVIATION D10: Hafnium 21bfbdc1 — message limit from a build constant; DEN0077A as cited — limit from the mailbox size",
     ),
     Clause(
@@ -454,6 +477,7 @@ CLAUSES: tuple[Clause, ...] = (
         9,
         "Non-zero header flags (@0) or reserved (@4): Hafnium neither checks nor clears them — the message is delivered with them. DEN0077A as cited makes them MBZ/SBZ (HDR-1, HDR-2), and ACS-1.1 describes an INVALID_PARAMETERS check on non-zero flags. A build rejecting with INVALID_PARAMETERS or delivering is reported as a DEVIATION, never a MUST failure. *(probe: flags 0xA5A5A5A5, reserved 0x5A5A5A5A → SUCCESS; the receiver reads both unchanged)*",
         "H: api.c (no check); S: Hf-cmt fc0295ee `/* MBZ */`; ACS-1.1 step 3",
+        strength=IMPL_DEF,
         impl_defined="DEVIATION D7: Hafnium 21bfbdc1 — header flags/reserved neither checked nor cleared (also SP-sender w2 bits other than bit 1, outside this profile); DEN0077A as cited — MBZ/SBZ; ACS-1.1 describes an INVALID_PARAMETERS check",
     ),
     Clause(
@@ -485,6 +509,7 @@ CLAUSES: tuple[Clause, ...] = (
         9,
         "The RX buffer beyond the message. Hafnium zeroes [offset + size, end of buffer) on every delivery, since cded984f, citing FF-A v1.3 §4.10; the v1.1 material cited requires only that the stated length be sent. A receiver must not rely on either the zeros or stale bytes. *(probe: after a 4096-byte message, then a 28-byte one, no non-zero byte after byte 28)*",
         'H: api.c `api_ffa_msg_send2_copy_data` ("Zero the unpopulated tail of the RX buffer (FF-A v1.3 section 4.10)")',
+        strength=IMPL_DEF,
         impl_defined="implementation-defined by nature: RX tail",
     ),
     Clause(
@@ -492,6 +517,7 @@ CLAUSES: tuple[Clause, ...] = (
         9,
         "An empty message at the very end of the buffer (offset 4096, size 0) is accepted by Hafnium (offset ≥ header size, offset + size ≤ 4096). The DEN0077A text for this edge was not available. *(probe: → SUCCESS)*",
         "H: api.c",
+        strength=IMPL_DEF,
         impl_defined="implementation-defined by nature: empty message at the buffer end",
     ),
     Clause(
@@ -499,6 +525,7 @@ CLAUSES: tuple[Clause, ...] = (
         9,
         "Errors for a v1.0 sender. Hafnium checks the sender's version only after SEND-1..9 (header, receiver and RX-buffer checks) and never checks a v1.0 sender's offset, so a v1.0 sender can get BUSY or INVALID_PARAMETERS instead of NOT_SUPPORTED. The reading of DEN0077A taken here is that a v1.1 interface called by a v1.0 partition is NOT_SUPPORTED. A build doing either is reported as a DEVIATION, never a MUST failure. *(probe, v1.0 primary: receiver not mapped → BUSY; header sender 2 → INVALID_PARAMETERS; offset 16 to an unmapped receiver → BUSY)*",
         "H: api.c `api_ffa_msg_send2`, `api_ffa_msg_send2_copy_data` (the version switch follows the receiver checks)",
+        strength=IMPL_DEF,
         impl_defined="DEVIATION D11: Hafnium 21bfbdc1 — a v1.0 sender can get BUSY/INVALID_PARAMETERS before NOT_SUPPORTED; DEN0077A as cited — NOT_SUPPORTED for a v1.1 interface",
     ),
     Clause(
@@ -518,6 +545,7 @@ CLAUSES: tuple[Clause, ...] = (
         10,
         "Flag bit 2 or bit 3 alone: Hafnium's NS hypervisor returns its merged framework bitmap (its own bits plus those the SPMC reports) for either bit, always split the same way: low 32 bits in w6, high 32 bits (a VM sender's RX-full bit, NOTIF-1) in w7; so with bit 2 alone a VM sender's RX-full notification is still reported in w7 bit 0, and cleared. Not confirmed on the real build (the probes set both bits).",
         "H only: hyp/notifications.c `ffa_notifications_get_framework_notifications`; api.c `api_ffa_notification_get_success_return`",
+        strength=IMPL_DEF,
         impl_defined="Hafnium only, not confirmed on the real build: a candidate for MUST once confirmed",
     ),
     Clause(
@@ -531,6 +559,7 @@ CLAUSES: tuple[Clause, ...] = (
         10,
         'Signalling a pending notification by interrupt. The Hafnium NS hypervisor raises neither the Schedule Receiver Interrupt to the primary nor the Notification Pending Interrupt to a VM ("A hypervisor should send the SRI to the Primary Endpoint. Not implemented"), although FFA_FEATURES advertises both (FEAT-6); the primary learns of messages with NOTIF-4 or by running the receiver. DEN0077A describes signalling pending notifications by these interrupts (§9.5, section number per the sources). A build doing either is reported as a DEVIATION, never a MUST failure. Interrupt delivery itself is outside this profile (§17). Not observed directly.',
         "H: hyp/notifications.c `ffa_notifications_sri_trigger_not_delayed` (empty), hyp/interrupts.c `ffa_interrupts_inject_notification_pending_interrupt`",
+        strength=IMPL_DEF,
         impl_defined="DEVIATION D5: Hafnium 21bfbdc1 — advertises NPI and SRI, raises neither; DEN0077A as cited — the advertised interrupts signal pending notifications",
     ),
     Clause(
@@ -538,6 +567,7 @@ CLAUSES: tuple[Clause, ...] = (
         10,
         "FFA_NOTIFICATION_GET with w1[15:0] ≠ the caller's own ID, or w1[31:16] ≥ the receiver's vCPU count: Hafnium → ERROR(INVALID_PARAMETERS) (after the flags check of NOTIF-2). Not confirmed on the real build.",
         "H only: hyp/notifications.c `ffa_notifications_is_get_valid`; api.c `api_ffa_notification_get`",
+        strength=IMPL_DEF,
         impl_defined="Hafnium only, not confirmed on the real build: a candidate for MUST once confirmed",
     ),
     Clause(
@@ -545,6 +575,7 @@ CLAUSES: tuple[Clause, ...] = (
         10,
         "Which VMs FFA_NOTIFICATION_INFO_GET_64 lists and in what order. Hafnium: lists forwarded from the SPMC first (none without one), then the VMs in ascending index order (VM 1, the primary itself, included: its own pending RX-full notification is listed as ID 1), each VM with a pending notification once. Not confirmed on the real build (only VM 4 was pending in the probes).",
         "H only: api.c `api_ffa_notification_info_get` (loop over `vm_find_index(0 … vm_get_count() − 1)`); vm.c `vm_notifications_info_get`",
+        strength=IMPL_DEF,
         impl_defined="Hafnium only, not confirmed on the real build: a candidate for MUST once confirmed",
     ),
     Clause(
@@ -570,6 +601,7 @@ CLAUSES: tuple[Clause, ...] = (
         11,
         'Hafnium: after a message arrives, FFA_RX_RELEASE → DENIED until the receiver has retrieved the RX-full notification with FFA_NOTIFICATION_GET; retrieval makes the receiver the owner (6c1e05c1: "By retrieving an RX buffer full notification … the VM is now the RX buffer owner, can read it and is allowed to release it"). DEN0077A as cited makes release depend only on owning the buffer (REL-1, REL-2); whether v1.1 requires the retrieval first was not verified. A build doing either is reported as a DEVIATION, never a MUST failure. *(probe: services3 and the primary → DENIED before FFA_NOTIFICATION_GET, SUCCESS after)*',
         "H: api.c `api_release_mailbox` (`vm_are_fwk_notifications_pending`, e8c8c2b5); 6c1e05c1",
+        strength=IMPL_DEF,
         impl_defined="DEVIATION D6: Hafnium 21bfbdc1 — RX release refused until the RX-full notification is retrieved; FFA_MSG_WAIT's implied release fails silently then; DEN0077A as cited — release depends on ownership; FFA_MSG_WAIT relinquishes the buffer",
     ),
     Clause(
@@ -601,6 +633,7 @@ CLAUSES: tuple[Clause, ...] = (
         12,
         "How the buffer kept by WAIT-3 is released. When FFA_MSG_WAIT returns at once for a message whose RX-full notification is still pending (WAIT-3), the buffer stays full with that unread message, so no sender can overwrite it before it is read; the implied release of WAIT-2 does not apply to that call. Hafnium: the release fails silently and the buffer is released only by FFA_RX_RELEASE after FFA_NOTIFICATION_GET (REL-4) or by a later FFA_MSG_WAIT once the notification was retrieved (WAIT-2, WAIT-8). DEN0077A as cited (WAIT-2) ties the release to ownership and to FFA_MSG_WAIT, not to the notification; a build that releases the buffer at the partition's next FFA_MSG_WAIT after it retrieved the message, or accepts FFA_RX_RELEASE before FFA_NOTIFICATION_GET, is reported as a DEVIATION, never a MUST failure. *(probe: after such a wait, FFA_NOTIFICATION_GET then FFA_RX_RELEASE → SUCCESS, so the buffer had been kept)*",
         "H: api.c `api_ffa_msg_wait_rx_release`; tests rx_ownership.ffa_msg_wait_buffer_full, ffa_msg_wait_with_pending_message",
+        strength=IMPL_DEF,
         impl_defined="DEVIATION D6: Hafnium 21bfbdc1 — RX release refused until the RX-full notification is retrieved; FFA_MSG_WAIT's implied release fails silently then; DEN0077A as cited — release depends on ownership; FFA_MSG_WAIT relinquishes the buffer",
     ),
     Clause(
@@ -614,6 +647,7 @@ CLAUSES: tuple[Clause, ...] = (
         12,
         "w1 of the FFA_RUN_32 a waiting partition gets. Hafnium: the partition's own ID when FFA_MSG_WAIT returns at once (WAIT-3, WAIT-8), **0** when it resumes after waiting (WAIT-6). Hafnium's own comment says \"FFA_RUN should return vCPU and VM ID in arg1\". A build giving ID<<16 \\| vCPU, or Hafnium's values, is reported as a DEVIATION, never a MUST failure; a partition must not rely on w1 here. *(probe: x1 = 0x4 on immediate return; x1 = 0x0 on resumption)*",
         "H: api.c `ffa_msg_recv_return` (TODO comment), `api_vcpu_prepare_run`",
+        strength=IMPL_DEF,
         impl_defined="DEVIATION D14: Hafnium 21bfbdc1 — FFA_RUN_32 returned to a waiting partition carries its own ID or 0 in w1; DEN0077A as cited — VM ID and vCPU in w1 (per Hafnium's own comment)",
     ),
     Clause(
@@ -621,6 +655,7 @@ CLAUSES: tuple[Clause, ...] = (
         12,
         "FFA_MSG_WAIT on a full RX buffer whose RX-full notification was already retrieved (the partition read the message and did not release it): Hafnium still returns at once with FFA_RUN_32 (w1 = own ID) for that **old** message, and then releases the buffer (the release follows the preparation of the return value). FFA_RUN_32 from FFA_MSG_WAIT is therefore no proof of a new message; a build that instead releases and waits is reported, never failed. *(probe: no new message — FFA_NOTIFICATION_GET → x7 = 0, RX unchanged; FFA_RX_RELEASE → DENIED; the primary's next FFA_MSG_SEND2 → SUCCESS)*",
         "H: api.c `api_ffa_msg_wait` (`ffa_cpu_cycles_msg_wait_prepare` before `api_ffa_msg_wait_rx_release`)",
+        strength=IMPL_DEF,
         impl_defined="implementation-defined by nature: re-wait on a read message",
     ),
     Clause(
@@ -628,6 +663,7 @@ CLAUSES: tuple[Clause, ...] = (
         12,
         "A pending enabled virtual interrupt when FFA_MSG_WAIT would wait: Hafnium → ERROR(INTERRUPTED). Not confirmed on the real build.",
         "H only: hyp/indirect_messaging.c `ffa_indirect_msg_recv`",
+        strength=IMPL_DEF,
         impl_defined="Hafnium only, not confirmed on the real build: a candidate for MUST once confirmed",
     ),
     Clause(
@@ -653,6 +689,7 @@ CLAUSES: tuple[Clause, ...] = (
         12,
         "Other stops: preemption by an interrupt → FFA_INTERRUPT_32 with w1 = ID<<16 \\| vCPU, w2 = 0; the target executed WFI → Hafnium's own HF_FFA_RUN_WAIT_FOR_INTERRUPT (0xFF06, w1 = ID<<16 \\| vCPU, w2 = timer nanoseconds). Not confirmed on the real build.",
         "H only: api.c (`api_preempt`, `api_wait_for_interrupt`, `api_vcpu_prepare_run`); ffa.h `ffa_vm_vcpu`; inc/vmapi/hf/abi.h",
+        strength=IMPL_DEF,
         impl_defined="Hafnium only, not confirmed on the real build: a candidate for MUST once confirmed",
     ),
     Clause(
@@ -666,6 +703,7 @@ CLAUSES: tuple[Clause, ...] = (
         12,
         "FFA_RUN of a vCPU that is not running. Hafnium: every vCPU starts in state CREATED and the first FFA_RUN of it starts it (a secondary's vCPU 0 at the image entry point; Hafnium sets no entry point for a higher vCPU index, which the VM is expected to power on with PSCI CPU_ON); a vCPU turned off (PSCI CPU_OFF, state OFF) → ERROR(INVALID_PARAMETERS). Not confirmed on the real build.",
         "H only: vcpu.c `vcpu_init`; load.c (`vcpu_secondary_reset_and_start` for vCPU 0 only); api.c `api_ffa_run` (initial `ret`), `api_vcpu_prepare_run` (`VCPU_STATE_CREATED`, `VCPU_STATE_OFF` cases)",
+        strength=IMPL_DEF,
         impl_defined="Hafnium only, not confirmed on the real build: a candidate for MUST once confirmed",
     ),
 )
