@@ -203,11 +203,12 @@ def test_hfconform_lists_and_selects_profiles(toy: Path, capsys: pytest.CaptureF
     assert cli.main(["--list-profiles"]) == 0
     out = capsys.readouterr().out
     assert "hafnium-2018-10       55 clauses  Hafnium mailbox ABI, October 2018 (aa039b39) (default)" in out
+    assert "hafnium-2019-03       62 clauses  Hafnium inter-VM ABI, March 2019 (53d9d04f)\n" in out
     assert "toy-0                  1 clauses  A toy ABI with one call" in out
     assert cli.main(["--profile", "toy-0", "--list-clauses"]) == 0
     assert capsys.readouterr().out.startswith("TOY-1    MUST         TOY_ANSWER (function ID 0x7) returns 42")
     assert cli.main(["--profile", "nosuch", "--list-clauses"]) == 4
-    assert "unknown profile 'nosuch'; known profiles: hafnium-2018-10, toy-0" in capsys.readouterr().err
+    assert "unknown profile 'nosuch'; known profiles: hafnium-2018-10, hafnium-2019-03, toy-0" in capsys.readouterr().err
     ns = cli.build_parser().parse_args(["--profile", "toy-0"])
     assert cli.pytest_args(ns, [])[:2] == ["--pyargs", "toyprof.tests"] and "toy-0" in cli.pytest_args(ns, [])
 
