@@ -33,4 +33,6 @@ PROFILE = Profile(
     decode=decode.describe,
     call_name=decode.call_name,
     message=decode.message,
+    mutants=f"{__name__}.mutants",
+    qemu=f"{__name__}.qemu",
 )

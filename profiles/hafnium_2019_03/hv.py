@@ -3,8 +3,8 @@
 Function IDs are literals copied from ``spec.md`` §2 (ID-1..ID-14), on purpose not taken from
 ``abi.py``: a wrong number there cannot hide from the suite.
 
-Not here yet: ``program()`` and ``script()`` (secondaries running guest programs) come with this
-profile's guest programs.
+``program()`` and ``script()`` make secondaries that run this profile's guest programs
+(``programs.py``).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from conformance import harness
 from conformance.harness import SEND_PAGE, YIELD_LIMIT, expect
 from conformance.outcomes import ClauseArg, ConformanceFailure
 from conformance.protocol import Build, GuestVM
+from profiles.hafnium_2019_03 import programs
 
 HF_VM_GET_ID = 0xFF00
 HF_VM_GET_COUNT = 0xFF01
@@ -32,6 +33,16 @@ HF_INTERRUPT_GET = 0xFF0C
 HF_INTERRUPT_INJECT = 0xFF0D
 ERR = 0xFFFF_FFFF_FFFF_FFFF
 PREEMPTED = 0x0  # §4: the run code of a preemption by a physical interrupt (RUN-4)
+
+
+def program(name: str, *, memory: int = 0x10_0000, vcpus: int = 1, ready_vcpus: int = 1, **params: int) -> GuestVM:
+    """A secondary running a program of this profile's guest library."""
+    return GuestVM(programs.source(name, **params), f"{name}.S", memory, vcpus, ready_vcpus)
+
+
+def script(*steps: programs.Step, memory: int = 0x10_0000, name: str = "script.S") -> GuestVM:
+    """A secondary that executes ``steps`` (``programs.Call``, ``Fill``, ...), reporting after each."""
+    return GuestVM(programs.script_source(steps), name, memory)
 
 
 def preemptions_exhausted(what: str, why: str, clause: ClauseArg) -> ConformanceFailure:
