@@ -253,7 +253,7 @@ def test_a_clause_marker_may_qualify_its_ids(toy: Path, pytester: pytest.Pyteste
 def test_a_build_with_a_profiles_core_implements_that_profile_only(toy: Path) -> None:
     from reference_hv.build import ReferenceBuild
 
-    assert ReferenceBuild().profiles == {"hafnium-2018-10", "toy-0"}  # every registered profile with a core
+    assert ReferenceBuild().profiles == {"hafnium-2018-10", "hafnium-2019-03", "toy-0"}  # every registered profile with a core
     wrong = __import__("wrongtoy").build()
     assert wrong.profiles == {"toy-0"}  # its core is the toy's (a subclass of toyprof.core.Core)
     from profiles.hafnium_2018_10 import mutants

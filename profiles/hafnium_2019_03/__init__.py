@@ -28,6 +28,7 @@ PROFILE = Profile(
     sections=clauses.SECTIONS,
     clauses=clauses.CLAUSES,
     hv=f"{__name__}.hv",
+    core=f"{__name__}.core",
     foundations=clauses.FOUNDATIONS,
     extra_clauses=(),
     decode=decode.describe,
