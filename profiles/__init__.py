@@ -31,6 +31,7 @@ from typing import Any
 #: Every profile, by name: the package that holds it. One line per profile.
 REGISTRY: dict[str, str] = {
     "hafnium-2018-10": "profiles.hafnium_2018_10",
+    "hafnium-2019-03": "profiles.hafnium_2019_03",
     "ffa-1.1-indirect": "profiles.ffa_1_1_indirect",
 }
 DEFAULT = "hafnium-2018-10"

@@ -13,11 +13,15 @@ Hafnium's ``api_*`` functions do: with the caller's return value, or with the vC
   (``System._switch``) reads it, delivers it (x0, x1..x17 zeroed) and clears it. The primary's
   run response is such a value: a core that switches to the primary sets it on the primary's vCPU.
 * :class:`Core` -- the protocol a profile's ``Core`` class implements; :data:`CoreFactory` builds one.
+* :class:`Platform` -- what the machine layer does for a core besides switching: calling it copies
+  guest memory (it is a :data:`CopyFn`); ``read`` / ``write`` read and write a VM's memory (an FF-A
+  message header, partition descriptors); ``protect`` makes a page read-only to its VM (stage 2);
+  ``set_irq`` sets a vCPU's virtual IRQ line; ``timer`` / ``mask_timer`` read and mask a vCPU's
+  virtual timer. A core that only copies may take it as a plain ``CopyFn``.
 * Wider results (FF-A: x0..x7, x8..x17 preserved): a core whose class sets ``CALL_REGISTERS = 8``
   gets x0..x7 in ``hypercall`` and ``smc``; its :class:`Answer` may carry ``regs`` (x1..x7 written
   with ``ret``, the registers after them kept) and its vCPUs ``resume_regs`` (the same for a
-  pending value). A core with a ``attach_memory`` method is given :class:`GuestMemory` (read and
-  write the VMs' memory) right after it is built. Cores without them work as before.
+  pending value). Cores without them work as before.
 
 Nothing here knows a profile: states, mailboxes and function IDs are the core's own.
 """
@@ -28,7 +32,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
-__all__ = ["Answer", "CopyFn", "Core", "CoreFactory", "GuestMemory", "Vcpu", "VmLayout"]
+__all__ = ["Answer", "CopyFn", "Core", "CoreFactory", "Platform", "TimerState", "Vcpu", "VmLayout"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,21 +85,68 @@ class Answer(NamedTuple):
 CopyFn = Callable[[int, int, int, int, int], None]
 
 
-@dataclass(frozen=True, slots=True)
-class GuestMemory:
-    """The VMs' memory for a core that reads or writes it (an FF-A message header, partition
-    descriptors): ``read(vm_id, addr, size) -> bytes``, ``write(vm_id, addr, data)``. Both ranges
-    must lie in the VM's memory (the core checks; the machine layer refuses with an error)."""
+class TimerState(NamedTuple):
+    """A vCPU's virtual timer as the hypervisor sees it (:meth:`Platform.timer`).
 
-    read: Callable[[int, int, int], bytes]
-    write: Callable[[int, int, bytes], None]
+    ``ctl``, ``cval``: the guest's CNTV_CTL_EL0 (bit 0 ENABLE, bit 1 IMASK) and CNTV_CVAL_EL0;
+    ``counter``: the virtual counter the hypervisor decides with (the machine layer's rule: it is
+    deterministic, and the guest's CNTVCT_EL0 reads the same value); ``frequency``: CNTFRQ_EL0 in Hz.
+    """
+
+    ctl: int
+    cval: int
+    counter: int
+    frequency: int
+
+
+class Platform(Protocol):
+    """The machine layer's services to a core (built as ``Core(layout, platform)``).
+
+    Calling it copies guest memory (a :data:`CopyFn`; the hypervisor's own writes ignore the
+    guest's stage-2 permissions). Everything else is addressed by (VM ID, vCPU index).
+    """
+
+    def __call__(self, src_vm: int, src: int, dst_vm: int, dst: int, size: int) -> None:
+        """Copy ``size`` bytes of guest memory (both ranges inside their VM)."""
+        ...
+
+    def read(self, vm_id: int, addr: int, size: int) -> bytes:
+        """``size`` bytes of the VM's memory at ``addr`` (the range inside its memory)."""
+        ...
+
+    def write(self, vm_id: int, addr: int, data: bytes) -> None:
+        """Write ``data`` into the VM's memory at ``addr``, whatever the guest's stage-2 permissions."""
+        ...
+
+    def protect(self, vm_id: int, addr: int, size: int, writable: bool) -> None:
+        """Stage 2: make ``[addr, addr + size)`` of the VM read-only to its guest (``writable``
+        False) or writable again. A guest write to a read-only page is a fault (``Core.aborted``
+        with fault policy "continue"). Page-aligned ranges only."""
+        ...
+
+    def set_irq(self, vm_id: int, vcpu_idx: int, asserted: bool) -> None:
+        """The vCPU's virtual IRQ line (HCR_EL2.VI): while asserted, the guest takes the IRQ
+        exception at VBAR_EL1 whenever its PSTATE.I is clear, as hardware does."""
+        ...
+
+    def timer(self, vm_id: int, vcpu_idx: int) -> TimerState:
+        """The vCPU's virtual timer registers now."""
+        ...
+
+    def mask_timer(self, vm_id: int, vcpu_idx: int) -> None:
+        """Set the vCPU's CNTV_CTL_EL0.IMASK (the guest sees it)."""
+        ...
 
 
 class Core(Protocol):
     """The ABI core of one profile, for one booted system (VM 0 is the primary).
 
-    Its class is called as ``Core(layout, copy)`` (:data:`CoreFactory`). Every method gets the
+    Its class is called as ``Core(layout, platform)`` (:data:`CoreFactory`). Every method gets the
     trapping vCPU as (VM ID, vCPU index) and returns an :class:`Answer`.
+
+    Optional: ``wait_for_event(vm_id, vcpu_idx) -> Answer | None``, called when a vCPU executes
+    ``wfe`` (None: it goes on). A core without it leaves ``wfe`` to the CPU (a no-op in Unicorn)
+    and the machine layer installs no ``wfe`` trap.
     """
 
     def first(self) -> Vcpu:
@@ -128,5 +179,6 @@ class Core(Protocol):
         ...
 
 
-#: Builds a core: ``CoreFactory(layout, copy)``; a profile's ``Core`` class is one.
-CoreFactory = Callable[[Sequence[VmLayout], CopyFn], Core]
+#: Builds a core: ``CoreFactory(layout, platform)``; a profile's ``Core`` class is one (a core
+#: that takes a plain :data:`CopyFn` is one too: the platform is one).
+CoreFactory = Callable[[Sequence[VmLayout], Platform], Core]

@@ -31,9 +31,12 @@ from unicorn.unicorn_const import (
     UC_CTL_TLB_FLUSH,
     UC_HOOK_CODE,
     UC_HOOK_INTR,
+    UC_HOOK_MEM_FETCH_PROT,
     UC_HOOK_MEM_UNMAPPED,
+    UC_HOOK_MEM_WRITE_PROT,
     UC_MODE_ARM,
     UC_PROT_ALL,
+    UC_PROT_READ,
 )
 from unicorn.unicorn_py3.arch.types import uc_hook_h
 from unicorn.unicorn_py3.unicorn import HOOK_CODE_CFUNC, HOOK_INTR_CFUNC, HOOK_MEM_INVALID_CFUNC, Uc, uclib
@@ -53,6 +56,20 @@ REG_NZCV: int = a64.UC_ARM64_REG_NZCV
 #: A vCPU's saved context: x0..x30, SP, PC, NZCV.
 CONTEXT_REGS: tuple[int, ...] = (*X_REGS, REG_SP, REG_PC, REG_NZCV)
 CTX_PC = 32  # index of PC in CONTEXT_REGS
+#: The rest of a vCPU's state that differs between the vCPUs of one VM, switched by
+#: :meth:`Machine.activate` (with SPSR_EL1, CNTV_CTL_EL0, CNTV_CVAL_EL0 and the IRQ line): PSTATE
+#: (DAIF, mode) first, so that the stack pointers land in their banks.
+SYS_REGS: tuple[int, ...] = (
+    a64.UC_ARM64_REG_PSTATE,
+    a64.UC_ARM64_REG_SP_EL0,
+    a64.UC_ARM64_REG_SP_EL1,
+    a64.UC_ARM64_REG_ELR_EL1,
+    a64.UC_ARM64_REG_ESR_EL1,
+    a64.UC_ARM64_REG_FAR_EL1,
+    a64.UC_ARM64_REG_VBAR_EL1,
+    a64.UC_ARM64_REG_TPIDR_EL0,
+    a64.UC_ARM64_REG_TPIDR_EL1,
+)
 _U32 = struct.Struct("<I")
 
 #: Where :meth:`Machine.run` tells the emulator to stop: never mapped, so no translated block is lost.
@@ -69,7 +86,48 @@ INTNO_SMC = 13
 
 #: The status :meth:`Machine.run` returns for a fetch from unmapped memory.
 STATUS_FETCH_UNMAPPED: int = ucc.UC_ERR_FETCH_UNMAPPED
-_WRITE_ACCESSES = frozenset({ucc.UC_MEM_WRITE_UNMAPPED, ucc.UC_MEM_WRITE})
+#: The statuses :meth:`Machine.run` returns for a write to, or an instruction fetched from, a page
+#: made read-only (:meth:`Machine.protect`).
+STATUS_WRITE_PROT: int = ucc.UC_ERR_WRITE_PROT
+STATUS_FETCH_PROT: int = ucc.UC_ERR_FETCH_PROT
+
+# --- system registers (Unicorn's CP_REG tuples: CRn, CRm, op0, op1, op2) ------------------------
+CP_SCR_EL3 = (1, 1, 3, 6, 0)
+CP_HCR_EL2 = (1, 1, 3, 4, 0)
+CP_SPSR_EL1 = (4, 0, 3, 0, 0)
+CP_CNTFRQ_EL0 = (14, 0, 3, 3, 0)
+CP_CNTV_CTL_EL0 = (14, 3, 3, 3, 1)
+CP_CNTV_CVAL_EL0 = (14, 3, 3, 3, 2)
+#: HCR_EL2 once a vCPU's virtual IRQ line is used: RW (EL1 is AArch64) | IMO (IRQs to EL2, so that
+#: VI is a virtual IRQ of EL1); VI (bit 7) asserts the line (:meth:`Machine.set_irq`).
+HCR_EL2_BASE = (1 << 31) | (1 << 4)
+HCR_EL2_VI = 1 << 7
+
+#: The virtual counter of this reference: it stands still. The hypervisor decides with it
+#: (a timer has expired when CVAL <= it) and the guest's CNTVCT_EL0 reads it (Unicorn's own is the
+#: host clock), so the same programs give the same trace.
+VIRTUAL_COUNTER = 0
+TIMER_ISTATUS = 1 << 2
+_TIMER_CTL_WRITABLE = 0b11  # ENABLE, IMASK
+
+
+def _sysreg(op0: int, op1: int, crn: int, crm: int, op2: int) -> int:
+    """The MSR-register encoding of a system register (Rt = 0); | 1 << 21 for MRS."""
+    return 0xD500_0000 | op0 << 19 | op1 << 16 | crn << 12 | crm << 8 | op2 << 5
+
+
+_MRS = 1 << 21
+#: The generic-timer instructions the machine emulates (Unicorn ignores a guest's writes to the
+#: CNTV_* registers and its counter is the host clock): word & ~0x1F (Rt cleared) -> what.
+TIMER_INSNS: dict[int, str] = {
+    _sysreg(3, 3, 14, 3, 1): "msr ctl",
+    _sysreg(3, 3, 14, 3, 2): "msr cval",
+    _sysreg(3, 3, 14, 3, 0): "msr tval",
+    _sysreg(3, 3, 14, 3, 0) | _MRS: "mrs tval",
+    _sysreg(3, 3, 14, 0, 2) | _MRS: "mrs cntvct",
+    _sysreg(3, 3, 14, 0, 1) | _MRS: "mrs cntpct",  # CNTVOFF_EL2 = 0: the same counter
+}
+_WRITE_ACCESSES = frozenset({ucc.UC_MEM_WRITE_UNMAPPED, ucc.UC_MEM_WRITE, ucc.UC_MEM_WRITE_PROT})
 
 _ARGS4 = struct.Struct("<4Q")
 _ARGS8 = struct.Struct("<8Q")
@@ -92,6 +150,22 @@ _reg_read = fast_function("uc_reg_read", _V, _I, _V)
 _reg_write = fast_function("uc_reg_write", _V, _I, _V)
 _reg_read_batch = fast_function("uc_reg_read_batch", _V, _V, _V, _I)
 _reg_write_batch = fast_function("uc_reg_write_batch", _V, _V, _V, _I)
+
+
+class _CpReg(ctypes.Structure):
+    """Unicorn's ``uc_arm64_cp_reg``: a system register by (CRn, CRm, op0, op1, op2), and its value."""
+
+    _fields_ = (
+        ("crn", ctypes.c_uint32),
+        ("crm", ctypes.c_uint32),
+        ("op0", ctypes.c_uint32),
+        ("op1", ctypes.c_uint32),
+        ("op2", ctypes.c_uint32),
+        ("val", ctypes.c_uint64),
+    )
+
+
+REG_CP: int = a64.UC_ARM64_REG_CP_REG
 
 
 def _ignore(intno: int) -> None:
@@ -179,6 +253,8 @@ class Machine:
         self.pc_hint: int | None = None
         self._u64 = ctypes.c_uint64()
         self._u64_addr = ctypes.addressof(self._u64)
+        self._cpreg = _CpReg()
+        self._cpreg_addr = ctypes.addressof(self._cpreg)
         self._args = _Batch(handle, X_REGS[:4])
         self._args_values = self._args.values
         self._args_call = self._args.call
@@ -201,6 +277,19 @@ class Machine:
         #: Saved contexts of the vCPUs not loaded in the CPU right now.
         self.contexts: list[list[int] | None] = [None] * vcpus
         self.loaded = 0
+        self._sys = _Batch(handle, SYS_REGS)
+        #: A vCPU's system registers before it first runs (SYS_REGS, then SPSR_EL1, CNTV_CTL_EL0,
+        #: CNTV_CVAL_EL0): those of the CPU as created.
+        self._sys_pristine = self._save_sys()
+        #: Saved system registers of the vCPUs not loaded (None: as created).
+        self.sys_contexts: list[list[int] | None] = [None] * vcpus
+        #: Each vCPU's virtual IRQ line (:meth:`set_irq`); HCR_EL2 is written only once one is used.
+        self.irq = [False] * vcpus
+        self._irq_used = False
+        #: Ranges made read-only (:meth:`protect`), made writable again by a reset.
+        self._protected: list[tuple[int, int]] = []
+        #: CNTFRQ_EL0 of the emulated CPU, in Hz.
+        self.frequency = self._cp(CP_CNTFRQ_EL0)
 
     # --- running --------------------------------------------------------------------------
 
@@ -234,7 +323,8 @@ class Machine:
             self._add_hook(UC_HOOK_INTR, cb)
 
     def on_unmapped(self, callback: Callable[[bool, int], bool]) -> None:
-        """Call ``callback(is_write, address)`` when the guest touches unmapped memory; False = fault.
+        """Call ``callback(is_write, address)`` when the guest touches unmapped memory, or writes
+        to or executes from a page made read-only (:meth:`protect`); False = fault.
 
         A later call replaces the callback (one hook either way)."""
         self._unmapped = callback
@@ -244,7 +334,7 @@ class Machine:
             cb = HOOK_MEM_INVALID_CFUNC(
                 lambda _uc, access, address, _size, _value, _data: self._unmapped(access in writes, address)
             )
-            self._add_hook(UC_HOOK_MEM_UNMAPPED, cb)
+            self._add_hook(UC_HOOK_MEM_UNMAPPED | UC_HOOK_MEM_WRITE_PROT | UC_HOOK_MEM_FETCH_PROT, cb)
 
     def on_code_at(self, address: int, callback: Callable[[], None]) -> None:
         """Call ``callback()`` before the instruction at ``address`` executes (a hook on that word
@@ -265,7 +355,125 @@ class Machine:
         self._callbacks.append(cb)  # the C side holds only a pointer: keep the thunk alive
         return handle
 
+    def skip(self, address: int) -> None:
+        """From a code hook on the instruction at ``address``: do not execute it, go on after it
+        (the CPU leaves the block and resumes at ``address + 4`` in the same run)."""
+        self._u64.value = address + 4
+        _reg_write(self._h, REG_PC, self._u64_addr)
+
+    # --- the virtual IRQ line and the virtual timer ---------------------------------------------
+
+    def set_irq(self, vcpu: int, asserted: bool) -> None:
+        """``vcpu``'s virtual IRQ line: HCR_EL2.VI while it is loaded (switched by :meth:`activate`).
+        The CPU then takes the IRQ exception at VBAR_EL1 (+0x280 from EL1h, +0x80 from EL1t;
+        ELR_EL1, SPSR_EL1 written, DAIF masked) as soon as PSTATE.I is clear -- QEMU's own
+        delivery, also from a hook inside the run (it is taken after the current instruction)."""
+        self.irq[vcpu] = asserted
+        self._irq_used = True
+        if vcpu == self.loaded:
+            self._write_hcr(asserted)
+
+    def _write_hcr(self, asserted: bool) -> None:
+        self._set_cp(CP_HCR_EL2, HCR_EL2_BASE | (HCR_EL2_VI if asserted else 0))
+
+    def timer(self, vcpu: int) -> tuple[int, int]:
+        """``vcpu``'s (CNTV_CTL_EL0, CNTV_CVAL_EL0)."""
+        if vcpu == self.loaded:
+            return self._cp(CP_CNTV_CTL_EL0), self._cp(CP_CNTV_CVAL_EL0)
+        ctx = self.sys_contexts[vcpu] or self._sys_pristine
+        return ctx[-2], ctx[-1]
+
+    def mask_timer(self, vcpu: int) -> None:
+        """Set ``vcpu``'s CNTV_CTL_EL0.IMASK."""
+        ctl, cval = self.timer(vcpu)
+        self._set_timer(vcpu, ctl | 0b10, cval)
+
+    def _set_timer(self, vcpu: int, ctl: int, cval: int) -> None:
+        ctl &= _TIMER_CTL_WRITABLE
+        if ctl & 1 and cval <= VIRTUAL_COUNTER:
+            ctl |= TIMER_ISTATUS  # the condition is met (read-only to the guest)
+        if vcpu == self.loaded:
+            self._set_cp(CP_CNTV_CVAL_EL0, cval)
+            self._set_cp(CP_CNTV_CTL_EL0, ctl)
+            return
+        ctx = list(self.sys_contexts[vcpu] or self._sys_pristine)
+        ctx[-2], ctx[-1] = ctl, cval
+        self.sys_contexts[vcpu] = ctx
+
+    def timer_access(self, address: int, word: int) -> Callable[[], None] | None:
+        """The emulation of the generic-timer instruction ``word`` at ``address`` (a code hook for
+        :meth:`on_code_at`), or None when ``word`` is not one (:data:`TIMER_INSNS`).
+
+        Unicorn ignores a guest's writes to CNTV_CTL/CVAL/TVAL_EL0 (reads work) and its
+        CNTVCT_EL0 is the host clock: writes are done here before the instruction (which then
+        changes nothing), and reads of CNTVCT_EL0 / CNTPCT_EL0 (= :data:`VIRTUAL_COUNTER`) and
+        CNTV_TVAL_EL0 are done here instead of the instruction. Reads of CNTV_CTL/CVAL_EL0 are the
+        CPU's own (they return what was written here, ISTATUS included)."""
+        what = TIMER_INSNS.get(word & ~0x1F)
+        if what is None:
+            return None
+        rt = word & 0x1F
+        xt = X_REGS[rt] if rt != 31 else None
+
+        def value() -> int:
+            return 0 if xt is None else self.reg(xt)
+
+        def access() -> None:
+            ctl, cval = self.timer(self.loaded)
+            if what == "msr ctl":
+                self._set_timer(self.loaded, value(), cval)
+            elif what == "msr cval":
+                self._set_timer(self.loaded, ctl, value())
+            elif what == "msr tval":
+                tval = value() & 0xFFFF_FFFF
+                tval -= (tval & 0x8000_0000) << 1  # a signed 32-bit value
+                self._set_timer(self.loaded, ctl, (VIRTUAL_COUNTER + tval) & 0xFFFF_FFFF_FFFF_FFFF)
+            else:
+                result = (cval - VIRTUAL_COUNTER) & 0xFFFF_FFFF if what == "mrs tval" else VIRTUAL_COUNTER
+                if xt is not None:
+                    self._u64.value = result
+                    _reg_write(self._h, xt, self._u64_addr)
+                self.skip(address)
+
+        return access
+
+    def _cp(self, cp: tuple[int, int, int, int, int]) -> int:
+        """A system register (CP_* tuple), read with one C call."""
+        r = self._cpreg
+        r.crn, r.crm, r.op0, r.op1, r.op2 = cp
+        _reg_read(self._h, REG_CP, self._cpreg_addr)
+        value: int = r.val
+        return value
+
+    def _set_cp(self, cp: tuple[int, int, int, int, int], value: int) -> None:
+        r = self._cpreg
+        r.crn, r.crm, r.op0, r.op1, r.op2 = cp
+        r.val = value
+        _reg_write(self._h, REG_CP, self._cpreg_addr)
+
+    def _save_sys(self) -> list[int]:
+        return [*self._sys.read(), self._cp(CP_SPSR_EL1), self._cp(CP_CNTV_CTL_EL0), self._cp(CP_CNTV_CVAL_EL0)]
+
+    def _restore_sys(self, ctx: list[int]) -> None:
+        n = len(SYS_REGS)
+        for i, value in enumerate(ctx[:n]):
+            self._sys.values[i] = value
+        self._sys.write()
+        for cp, value in zip((CP_SPSR_EL1, CP_CNTV_CTL_EL0, CP_CNTV_CVAL_EL0), ctx[n:], strict=True):
+            self._set_cp(cp, value)
+
     # --- memory ---------------------------------------------------------------------------
+
+    def protect(self, addr: int, size: int, writable: bool) -> None:
+        """Stage 2: make ``[addr, addr + size)`` read-only to the guest (``writable`` False: R, not
+        W, not X, as Hafnium's MM_MODE_R) or read-write-execute again. A guest write there stops
+        the run with :data:`STATUS_WRITE_PROT` (the unmapped hook sees it as a write), an
+        instruction fetch with :data:`STATUS_FETCH_PROT`; the hypervisor's own copies (``ram``)
+        are unaffected."""
+        if not self.contains(addr, size) or addr % 0x1000 or size % 0x1000:
+            raise ValueError(f"VM {self.vm_id}: cannot protect {size:#x} bytes at {addr:#x}")
+        self.uc.mem_protect(addr, size, UC_PROT_ALL if writable else UC_PROT_READ)
+        self._protected.append((addr, size))
 
     def contains(self, addr: int, size: int) -> bool:
         return self.base <= addr and addr + size <= self.base + self.size
@@ -348,13 +556,18 @@ class Machine:
         """Load ``vcpu``'s registers into the CPU, saving those of the vCPU loaded before."""
         if vcpu == self.loaded:
             return
-        self.contexts[self.loaded] = self.save()
         ctx = self.contexts[vcpu]
         if ctx is None:
             raise RuntimeError(f"VM {self.vm_id} vCPU {vcpu} has no context: it was never started")
+        self.contexts[self.loaded] = self.save()
+        self.sys_contexts[self.loaded] = self._save_sys()
+        self._restore_sys(self.sys_contexts[vcpu] or self._sys_pristine)
         self.restore(ctx)
         self.contexts[vcpu] = None
+        self.sys_contexts[vcpu] = None
         self.loaded = vcpu
+        if self._irq_used:
+            self._write_hcr(self.irq[vcpu])
 
     def start_vcpu(self, vcpu: int, entry: int, x0: int = 0) -> None:
         """Give ``vcpu`` its boot context: PC = entry, SP = 0, x0 as given, all else zero."""
@@ -386,14 +599,21 @@ class Machine:
             self.close()
 
     def _reset(self, vm_id: int) -> None:
-        """The state of a new machine: memory zeroed, the CPU as created, no translated code, no TLB."""
+        """The state of a new machine: memory zeroed and writable, the CPU as created (HCR_EL2 and the
+        timer registers included), no translated code, no TLB."""
         self.vm_id = vm_id
         ctypes.memset(self.ram_addr, 0, self.size)
+        if self._protected:  # pages made read-only (protect) are writable again
+            self.uc.mem_protect(self.base, self.size, UC_PROT_ALL)
+            self._protected.clear()
         self.uc.context_restore(self._pristine)
         self.uc.ctl_flush_tb()
         self.uc.ctl(UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE)
         self.pc_hint = None
         self.contexts = [None] * len(self.contexts)
+        self.sys_contexts = [None] * len(self.contexts)
+        self.irq = [False] * len(self.contexts)
+        self._irq_used = False
         self.loaded = 0
 
     def close(self) -> None:

@@ -11,6 +11,13 @@ The hooks never raise into Unicorn's C: each records what stopped the CPU in ``S
 (the core's :class:`Answer` to a call, a :class:`Fault`, or one of the small stop classes below)
 and asks the CPU to stop.
 
+Besides switching, the core gets the machine layer's services through ``System.platform``
+(:class:`~reference_hv.core_api.Platform`): guest-memory copies, read-only pages (stage 2: a guest
+write is a fault, aborting the VM with fault policy "continue"), each vCPU's virtual IRQ line
+(HCR_EL2.VI: the CPU takes the IRQ at VBAR_EL1 as hardware does) and virtual timer (emulated,
+with a counter that stands still: deterministic). ``wfi`` is always trapped, ``wfe`` too when the
+core handles it (``wait_for_event``).
+
 Deliberately wrong builds change the machine layer through :meth:`System.intercept` (hooks
 before and after the core answers an ``hvc`` or ``smc``, after a vCPU receives its x0), never
 by subclassing ``System``.
@@ -28,7 +35,7 @@ from typing import Literal, cast, overload
 import profiles
 from guest_asm import layout, programs
 from guest_asm.assembler import Image, assemble
-from reference_hv.core_api import Answer, Core, CoreFactory, GuestMemory, Vcpu, VmLayout
+from reference_hv.core_api import Answer, Core, CoreFactory, TimerState, Vcpu, VmLayout
 from reference_hv.machine import (
     INTNO_BRK,
     INTNO_DATA_ABORT,
@@ -37,8 +44,12 @@ from reference_hv.machine import (
     INTNO_SMC,
     INTNO_SVC,
     INTNO_UNDEF,
+    STATUS_FETCH_PROT,
     STATUS_FETCH_UNMAPPED,
+    STATUS_WRITE_PROT,
+    TIMER_INSNS,
     UNTIL,
+    VIRTUAL_COUNTER,
     X_REGS,
     Machine,
     status_text,
@@ -65,10 +76,11 @@ assert layout.DRIVER_IN == 8 and layout.DRIVER_OP == 0
 
 INSN_DC_ZVA = 0xD50B7420  # dc zva, Xt (Rt in bits 4..0)
 INSN_ERET = 0xD69F03E0
-_ERET_BYTES = INSN_ERET.to_bytes(4, "little")
 LEGAL_ERET_MODES = frozenset({0b0000, 0b0100, 0b0101})  # EL0t, EL1t, EL1h
 DC_ZVA_BLOCK = 64  # DCZID_EL0.BS of the emulated CPU: 2**4 words
 INSN_WFI = layout.INSN_WFI
+INSN_WFE = layout.INSN_WFE
+_RT = 0x1F  # the Rt field of a system-register instruction
 
 DEFAULT_BASE = 0x4000_0000
 VM_ALIGN = 0x10_0000
@@ -188,6 +200,13 @@ class _DriverReady:
 _DRIVER_READY = _DriverReady()
 
 
+class _WaitForEvent:
+    """A vCPU executed ``wfe`` (its trap: :meth:`System._make_trap_hook`); PC is past it."""
+
+
+_WFE = _WaitForEvent()
+
+
 class _InternalError:
     """A hook raised: a bug of the reference (or of an interceptor), never the guest's doing."""
 
@@ -199,7 +218,62 @@ class _InternalError:
 
 #: An Answer: a call the core answered with a switch or the end of the run (its x0 in
 #: ``System._call_x0``, to name it in the trace). None: the CPU stopped by itself.
-_Stop = Answer | Fault | _DriverReady | _InternalError | None
+_Stop = Answer | Fault | _DriverReady | _WaitForEvent | _InternalError | None
+
+
+def _words(code: bytes, word: int, mask: int = 0xFFFF_FFFF) -> list[int]:
+    """Offsets of the aligned 32-bit words of ``code`` with ``w & mask == word`` (``mask`` clears
+    at most bits 7..0): what an image's hooks are placed on."""
+    exact = mask == 0xFFFF_FFFF
+    needle = word.to_bytes(4, "little") if exact else (word >> 8).to_bytes(3, "little")
+    skip = 0 if exact else 1
+    out = []
+    off = code.find(needle)
+    while off >= 0:
+        at = off - skip
+        if at % 4 == 0 and at + 4 <= len(code) and (exact or code[at] & mask == word & 0xFF):
+            out.append(at)
+        off = code.find(needle, off + 1)
+    return out
+
+
+class _Platform:
+    """The machine layer's services to the core (:class:`~reference_hv.core_api.Platform`):
+    calling it copies guest memory; the rest is forwarded to the VM's :class:`Machine`."""
+
+    __slots__ = ("_copy", "_machines", "read", "write")
+
+    def __init__(
+        self,
+        machines: list[Machine],
+        copy: Callable[[int, int, int, int, int], None],
+        read: Callable[[int, int, int], bytes],
+        write: Callable[[int, int, bytes], None],
+    ) -> None:
+        self._machines = machines
+        self._copy = copy
+        self.read = read
+        self.write = write
+
+    def __call__(self, src_vm: int, src: int, dst_vm: int, dst: int, size: int) -> None:
+        self._copy(src_vm, src, dst_vm, dst, size)
+
+    def protect(self, vm_id: int, addr: int, size: int, writable: bool) -> None:
+        try:
+            self._machines[vm_id].protect(addr, size, writable)
+        except ValueError as e:
+            raise HarnessError(f"the core's protect: {e}") from None
+
+    def set_irq(self, vm_id: int, vcpu_idx: int, asserted: bool) -> None:
+        self._machines[vm_id].set_irq(vcpu_idx, asserted)
+
+    def timer(self, vm_id: int, vcpu_idx: int) -> TimerState:
+        m = self._machines[vm_id]
+        ctl, cval = m.timer(vcpu_idx)
+        return TimerState(ctl, cval, VIRTUAL_COUNTER, m.frequency)
+
+    def mask_timer(self, vm_id: int, vcpu_idx: int) -> None:
+        self._machines[vm_id].mask_timer(vcpu_idx)
 
 
 # --- the interception API -----------------------------------------------------------------
@@ -304,16 +378,16 @@ class System:
             addr = (addr + spec.memory + VM_ALIGN - 1) // VM_ALIGN * VM_ALIGN
         if core_class is None:
             core_class = self.profile.module("core").Core
-        self.core: Core = core_class(vms, self._copy)
-        # A core that reads x0..x7 and answers with x1..x7 (core_api: CALL_REGISTERS = 8), and one
-        # that reads or writes guest memory itself (attach_memory); other cores are untouched.
+        self.platform = _Platform(self.machines, self._copy, self._read_guest, self._write_guest)
+        self.core: Core = core_class(vms, self.platform)
+        # A core that reads x0..x7 and answers with x1..x7 (core_api: CALL_REGISTERS = 8); other
+        # cores are untouched.
         wide = getattr(self.core, "CALL_REGISTERS", 4)
         if wide not in (4, 8):
             raise ConfigError(f"{type(self.core).__name__}.CALL_REGISTERS must be 4 or 8, not {wide!r}")
         self._wide = wide == 8
-        attach = getattr(self.core, "attach_memory", None)
-        if attach is not None:
-            attach(GuestMemory(self._read_guest, self._write_guest))
+        #: The core's wfe handler (optional in the protocol): without one, wfe is not trapped.
+        self._wait_for_event: Callable[[int, int], Answer | None] | None = getattr(self.core, "wait_for_event", None)
         self._current: Vcpu = self.core.first()
         self._stop: _Stop = None
         self._call_x0 = 0
@@ -324,12 +398,7 @@ class System:
         for vm_id, machine in enumerate(self.machines):
             machine.on_exception(self._make_hook(vm_id, machine))
             machine.on_unmapped(self._make_mem_hook(vm_id, machine))
-            code = self.images[vm_id].code  # Unicorn returns from an illegal eret as if legal
-            off = code.find(_ERET_BYTES)
-            while off >= 0:
-                if off % 4 == 0:
-                    machine.on_code_at(machine.base + off, self._make_eret_hook(vm_id, machine))
-                off = code.find(_ERET_BYTES, off + 1)
+            self._hook_image(vm_id, machine, self.images[vm_id].code)
         if self.driven:
             driver = self.images[0]
             self._driver_ready = driver.symbol("hf_driver_ready")
@@ -542,14 +611,14 @@ class System:
         raise HarnessError(f"unexpected stop {stop!r}")  # pragma: no cover - _execute returns the above
 
     def _read_guest(self, vm: int, addr: int, size: int) -> bytes:
-        """The core's read of guest memory (core_api.GuestMemory): the range must lie in ``vm``'s memory."""
+        """The core's read of guest memory (core_api.Platform.read): the range must lie in ``vm``'s memory."""
         m = self.machines[vm]
         if not (size >= 0 and m.contains(addr, size)):
             raise HarnessError(f"the core read {size:#x} bytes of VM {vm} at {addr:#x}: outside its memory")
         return m.read(addr, size)
 
     def _write_guest(self, vm: int, addr: int, data: bytes) -> None:
-        """The core's write of guest memory (core_api.GuestMemory): the range must lie in ``vm``'s memory."""
+        """The core's write of guest memory (core_api.Platform.write): the range must lie in ``vm``'s memory."""
         m = self.machines[vm]
         if not m.contains(addr, len(data)):
             raise HarnessError(f"the core wrote {len(data):#x} bytes to VM {vm} at {addr:#x}: outside its memory")
@@ -720,6 +789,53 @@ class System:
         self._stop = Fault(vm_id, self._current.index, pc, kind, address)
         m.stop()
 
+    def _hook_image(self, vm_id: int, m: Machine, code: bytes) -> None:
+        """The code hooks on instructions of the image (the words present at boot):
+
+        * ``eret``: Unicorn returns from an illegal eret as if legal (:meth:`_make_eret_hook`);
+        * ``wfi``: always trapped, as with HCR_EL2.TWI (Unicorn's wfi is a no-op while an IRQ is
+          pending, e.g. the virtual IRQ line is asserted): skipped and the run stops, as Unicorn's
+          own wfi does (the scheduler sees a stop after a wfi);
+        * ``wfe`` (only for a core with ``wait_for_event``; else a no-op in Unicorn): skipped, the
+          run stops and the core answers;
+        * the generic-timer instructions (:data:`~reference_hv.machine.TIMER_INSNS`), emulated.
+        """
+        for off in _words(code, INSN_ERET):
+            m.on_code_at(m.base + off, self._make_eret_hook(vm_id, m))
+        for off in _words(code, INSN_WFI):
+            m.on_code_at(m.base + off, self._make_trap_hook(vm_id, m, m.base + off, None))
+        if self._wait_for_event is not None:
+            for off in _words(code, INSN_WFE):
+                m.on_code_at(m.base + off, self._make_trap_hook(vm_id, m, m.base + off, _WFE))
+        for word in TIMER_INSNS:
+            for off in _words(code, word, ~_RT & 0xFFFF_FFFF):
+                access = m.timer_access(m.base + off, int.from_bytes(code[off : off + 4], "little"))
+                if access is not None:
+                    m.on_code_at(m.base + off, self._guarded(m, access))
+
+    def _make_trap_hook(self, vm_id: int, m: Machine, address: int, stop: _WaitForEvent | None) -> Callable[[], None]:
+        """Before a trapped instruction: skip it and stop the run with ``stop``."""
+
+        def hook() -> None:
+            try:
+                m.skip(address)
+                self._stop = stop
+            except BaseException as e:  # noqa: BLE001 - like every hook
+                self._stop = _InternalError(e)
+            m.stop()
+
+        return hook
+
+    def _guarded(self, m: Machine, fn: Callable[[], None]) -> Callable[[], None]:
+        def hook() -> None:
+            try:
+                fn()
+            except BaseException as e:  # noqa: BLE001 - like every hook
+                self._stop = _InternalError(e)
+                m.stop()
+
+        return hook
+
     def _make_eret_hook(self, vm_id: int, m: Machine) -> Callable[[], None]:
         """Before an ``eret``: a return to a mode EL1 cannot return to (EL2, EL3, a reserved M)
         is an illegal exception return -- on hardware the next instruction faults; Unicorn goes on."""
@@ -795,6 +911,11 @@ class System:
             elif isinstance(stop, Answer):
                 budget -= 1
                 answer = stop
+            elif stop is _WFE:
+                budget -= 1
+                self._log("note", vm_id, vcpu_idx, detail=f"wfe at PC {m.stopped_pc() - 4:#x}")
+                if self._wait_for_event is not None:
+                    answer, why = self._wait_for_event(vm_id, vcpu_idx), "wfe"
             elif stop is _DRIVER_READY:
                 return "driver"
             elif isinstance(stop, _InternalError):
@@ -868,5 +989,10 @@ class System:
             address = m.reg(X_REGS[insn & 0x1F]) & ~(DC_ZVA_BLOCK - 1) if insn & 0x1F != 31 else address
         if status == STATUS_FETCH_UNMAPPED:
             return Fault(vcpu.vm_id, vcpu.index, pc, "instruction abort (fetch from unmapped address)", address)
+        if status == STATUS_FETCH_PROT:
+            kind = "instruction abort (stage-2 permission fault: fetch from a non-executable page)"
+            return Fault(vcpu.vm_id, vcpu.index, pc, kind, address)
+        if status == STATUS_WRITE_PROT:
+            return Fault(vcpu.vm_id, vcpu.index, pc, "data abort (stage-2 permission fault: write to a read-only page)", address)
         kind = "data abort (write to unmapped address)" if is_write else "data abort (read from unmapped address)"
         return Fault(vcpu.vm_id, vcpu.index, pc, kind, address)

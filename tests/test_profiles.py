@@ -204,11 +204,12 @@ def test_hfconform_lists_and_selects_profiles(toy: Path, capsys: pytest.CaptureF
     out = capsys.readouterr().out
     assert "hafnium-2018-10       55 clauses  Hafnium mailbox ABI, October 2018 (aa039b39) (default)" in out
     assert "ffa-1.1-indirect      99 clauses  Arm FF-A v1.1 indirect messaging, Hafnium 21bfbdc1\n" in out
+    assert "hafnium-2019-03       62 clauses  Hafnium inter-VM ABI, March 2019 (53d9d04f)\n" in out
     assert "toy-0                  1 clauses  A toy ABI with one call" in out
     assert cli.main(["--profile", "toy-0", "--list-clauses"]) == 0
     assert capsys.readouterr().out.startswith("TOY-1    MUST         TOY_ANSWER (function ID 0x7) returns 42")
     assert cli.main(["--profile", "nosuch", "--list-clauses"]) == 4
-    assert "unknown profile 'nosuch'; known profiles: ffa-1.1-indirect, hafnium-2018-10, toy-0" in capsys.readouterr().err
+    assert "unknown profile 'nosuch'; known profiles: ffa-1.1-indirect, hafnium-2018-10, hafnium-2019-03, toy-0" in capsys.readouterr().err
     ns = cli.build_parser().parse_args(["--profile", "toy-0"])
     assert cli.pytest_args(ns, [])[:2] == ["--pyargs", "toyprof.tests"] and "toy-0" in cli.pytest_args(ns, [])
 
@@ -253,7 +254,7 @@ def test_a_clause_marker_may_qualify_its_ids(toy: Path, pytester: pytest.Pyteste
 def test_a_build_with_a_profiles_core_implements_that_profile_only(toy: Path) -> None:
     from reference_hv.build import ReferenceBuild
 
-    assert ReferenceBuild().profiles == {"ffa-1.1-indirect", "hafnium-2018-10", "toy-0"}  # every registered profile with a core
+    assert ReferenceBuild().profiles == {"ffa-1.1-indirect", "hafnium-2018-10", "hafnium-2019-03", "toy-0"}  # every registered profile with a core
     wrong = __import__("wrongtoy").build()
     assert wrong.profiles == {"toy-0"}  # its core is the toy's (a subclass of toyprof.core.Core)
     from profiles.hafnium_2018_10 import mutants

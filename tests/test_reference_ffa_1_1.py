@@ -15,7 +15,7 @@ from guest_asm.programs import read_reports
 from profiles.ffa_1_1_indirect import abi
 from profiles.ffa_1_1_indirect.core import Core, Mailbox, Vcpu, VcpuState
 from reference_hv import System, VMSpec
-from reference_hv.core_api import Answer, GuestMemory, VmLayout
+from reference_hv.core_api import Answer, TimerState, VmLayout
 
 ROOT = Path(__file__).resolve().parent.parent
 BASES = [0x4000_0000, 0x4010_0000, 0x4020_0000, 0x4030_0000]
@@ -30,12 +30,25 @@ MINUS_ONE = 0xFFFF_FFFF_FFFF_FFFF
 
 
 class Memory:
-    """The VMs' memory for the core alone: copy, read, write."""
+    """The VMs' memory for the core alone: a Platform (copy, read, write; protections recorded)."""
 
     def __init__(self) -> None:
         self.ram = [bytearray(SIZE) for _ in BASES]
+        self.read_only: set[tuple[int, int]] = set()
 
-    def copy(self, src_vm: int, src: int, dst_vm: int, dst: int, size: int) -> None:
+    def protect(self, vm_id: int, addr: int, size: int, writable: bool) -> None:
+        (self.read_only.discard if writable else self.read_only.add)((vm_id, addr))
+
+    def set_irq(self, vm_id: int, vcpu_idx: int, asserted: bool) -> None:
+        raise AssertionError("no virtual interrupts in this profile")
+
+    def timer(self, vm_id: int, vcpu_idx: int) -> TimerState:
+        raise AssertionError("no timer in this profile")
+
+    def mask_timer(self, vm_id: int, vcpu_idx: int) -> None:
+        raise AssertionError("no timer in this profile")
+
+    def __call__(self, src_vm: int, src: int, dst_vm: int, dst: int, size: int) -> None:
         s, d = src - BASES[src_vm], dst - BASES[dst_vm]
         self.ram[dst_vm][d : d + size] = self.ram[src_vm][s : s + size]
 
@@ -49,8 +62,7 @@ class Memory:
 def make(secondaries: int = 3, vcpus: int = 8) -> tuple[Core, Memory]:
     memory = Memory()
     vms = [VmLayout(0, BASES[0], SIZE, 8)] + [VmLayout(i, BASES[i], SIZE, vcpus) for i in range(1, secondaries + 1)]
-    core = Core(vms, memory.copy)
-    core.attach_memory(GuestMemory(memory.read, memory.write))
+    core = Core(vms, memory)
     return core, memory
 
 
@@ -146,7 +158,7 @@ def test_features() -> None:
 
 
 def test_rxtx_map_and_unmap() -> None:
-    core, _ = make()
+    core, memory = make()
     assert call(core, 0, 0xC4000066, tx(0), rx(0), 0) == error(INVALID_PARAMETERS)  # MAP-2
     assert call(core, 0, 0xC4000066, tx(0), rx(0), 2) == error(INVALID_PARAMETERS)
     assert call(core, 0, 0xC4000066, tx(0) + 8, rx(0), 1) == error(INVALID_PARAMETERS)
@@ -154,9 +166,10 @@ def test_rxtx_map_and_unmap() -> None:
     assert call(core, 0, 0xC4000066, tx(1), rx(0), 1) == error(INVALID_PARAMETERS)  # MAP-4: not its memory
     map_pair(core, 0)
     assert call(core, 0, 0xC4000066, tx(0), rx(0), 1) == error(DENIED)  # MAP-1
-    assert core.read_only_ranges(0) == [(rx(0), 4096)]  # MAP-5
+    assert memory.read_only == {(0, rx(0))}  # MAP-5: the RX page is read-only to its owner
     assert call(core, 0, 0x84000067, 0x10000) == error(INVALID_PARAMETERS)  # MAP-6
     assert call(core, 0, 0x84000067) == (SUCCESS, 0, 0, 0, 0, 0, 0, 0)
+    assert memory.read_only == set()  # ... and writable again once unmapped
     assert call(core, 0, 0x84000067) == error(INVALID_PARAMETERS)
     map_pair(core, 0)  # may be mapped again
 

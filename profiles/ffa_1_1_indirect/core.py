@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from profiles.ffa_1_1_indirect import abi
 from reference_hv import core_api
-from reference_hv.core_api import Answer, CopyFn, GuestMemory, VmLayout
+from reference_hv.core_api import Answer, Platform, VmLayout
 
 U16 = 0xFFFF
 U32 = 0xFFFF_FFFF
@@ -113,15 +113,15 @@ class Core:
     #: ID-3: the partition ID of the VM at index 0 (then +1 per VM).
     FIRST_ID = abi.HAFNIUM_PRIMARY_VM_ID
 
-    def __init__(self, layout: Sequence[VmLayout], copy: CopyFn) -> None:
+    def __init__(self, layout: Sequence[VmLayout], platform: Platform) -> None:
         if not layout:
             raise ValueError("a system needs at least the primary VM")
         if [v.id for v in layout] != list(range(len(layout))):
             raise ValueError("VM indices must be 0..N in order")
         self.vms = [Vm(v.id, self.FIRST_ID + v.id, v.base, v.size, [Vcpu(v.id, i) for i in range(v.vcpus)]) for v in layout]
         self.by_id = {vm.id: vm for vm in self.vms}
-        self.copy = copy
-        self.memory: GuestMemory | None = None
+        #: The machine layer's services: copy, read and write guest memory, stage-2 protection.
+        self.platform = platform
         for vm, v in zip(self.vms, layout, strict=True):
             # RUN-5: the vCPUs with a boot context start CREATED (never run), the rest OFF.
             for vcpu in vm.vcpus[: max(1, v.ready_vcpus)]:
@@ -148,15 +148,6 @@ class Core:
             abi.FFA_CONSOLE_LOG_32: self._console_log,
             abi.FFA_CONSOLE_LOG_64: self._console_log,
         }
-
-    def attach_memory(self, memory: GuestMemory) -> None:
-        """core_api: the machine layer's read and write of the VMs' memory (headers, descriptors)."""
-        self.memory = memory
-
-    def _mem(self) -> GuestMemory:
-        if self.memory is None:
-            raise RuntimeError("this core needs attach_memory() before a call that reads or writes guest memory")
-        return self.memory
 
     # --- entry points used by the machine layer (reference_hv.core_api.Core) --------------------
 
@@ -368,19 +359,22 @@ class Core:
         if not (self.owned(vm, tx, size) and self.owned(vm, rx, size)):
             return INVALID_PARAMETERS  # MAP-4
         vm.tx, vm.rx, vm.mailbox = tx, rx, Mailbox.EMPTY  # MAP-1
+        self.protect_rx(vm, rx, writable=False)
         return SUCCESS
 
-    def read_only_ranges(self, vm_index: int) -> list[tuple[int, int]]:
-        """MAP-5 (D9): what Hafnium maps read-only for the VM itself: its RX buffer while
-        registered, as (address, size). For a machine layer with stage-2 permissions (not this one yet)."""
-        vm = self.vms[vm_index]
-        return [] if vm.rx is None else [(vm.rx, abi.PAGE_SIZE * abi.HAFNIUM_RXTX_MAX_PAGE_COUNT)]
+    def protect_rx(self, vm: Vm, rx: int, *, writable: bool) -> None:
+        """MAP-5 (D9): Hafnium maps a registered RX buffer read-only for its owner (stage 2), and
+        gives the page back on unmap. (A guest store to it is a fault of the machine layer here:
+        :meth:`aborted` with fault policy "continue"; Hafnium injects a Data Abort into the VM.)"""
+        self.platform.protect(vm.index, rx, abi.PAGE_SIZE * abi.HAFNIUM_RXTX_MAX_PAGE_COUNT, writable)
 
     def _rxtx_unmap(self, vm: Vm, vcpu: Vcpu, args: Args) -> Answer:
         if args[1] & abi.RXTX_UNMAP_ID_MASK:
             return INVALID_PARAMETERS  # MAP-6: w1[31:16] MBZ at a virtual instance
         if vm.tx is None:
             return INVALID_PARAMETERS  # MAP-6: no pair registered
+        if vm.rx is not None:
+            self.protect_rx(vm, vm.rx, writable=True)
         vm.tx, vm.rx, vm.mailbox = None, None, Mailbox.EMPTY  # MAP-6: may be mapped again
         return SUCCESS
 
@@ -413,7 +407,7 @@ class Core:
         assert vm.rx is not None
         size = self.descriptor_size(vm)
         data = b"".join(abi.partition_info(p.id, len(p.vcpus), self.properties(p), size=size) for p in partitions)
-        self._mem().write(vm.index, vm.rx, data)
+        self.platform.write(vm.index, vm.rx, data)
         vm.mailbox = Mailbox.FULL  # PIG-5: the caller owns its RX buffer until FFA_RX_RELEASE
         return answer(abi.success(len(partitions), x3=size))
 
@@ -424,7 +418,7 @@ class Core:
 
     def read_header(self, vm: Vm) -> abi.Header:  # HDR-1..HDR-5, at offset 0 of the TX buffer
         assert vm.tx is not None
-        return abi.parse_header(self._mem().read(vm.index, vm.tx, abi.FFA_RXTX_HEADER_SIZE_V1_1))
+        return abi.parse_header(self.platform.read(vm.index, vm.tx, abi.FFA_RXTX_HEADER_SIZE_V1_1))
 
     def forwarded(self, vm: Vm) -> Answer:  # SEND-6: to EL3 with w1 = sender<<16; no EL3 firmware here
         return Answer(abi.SMCCC_ERROR_UNKNOWN, regs=(vm.id << 16, 0, 0, 0, 0, 0, 0))
@@ -437,10 +431,10 @@ class Core:
 
     def deliver(self, vm: Vm, to: Vm, end: int) -> None:  # SEND-16, SEND-20: [0, end) verbatim, the tail zeroed
         assert vm.tx is not None and to.rx is not None
-        self.copy(vm.index, vm.tx, to.index, to.rx, end)
+        self.platform(vm.index, vm.tx, to.index, to.rx, end)
         tail = abi.PAGE_SIZE * abi.HAFNIUM_RXTX_MAX_PAGE_COUNT - end
         if tail > 0:
-            self._mem().write(to.index, to.rx + end, bytes(tail))
+            self.platform.write(to.index, to.rx + end, bytes(tail))
 
     def notify_rx_full(self, to: Vm) -> None:  # SEND-17, NOTIF-1
         to.rx_full_pending = True
