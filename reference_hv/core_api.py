@@ -147,6 +147,12 @@ class Core(Protocol):
     Optional: ``wait_for_event(vm_id, vcpu_idx) -> Answer | None``, called when a vCPU executes
     ``wfe`` (None: it goes on). A core without it leaves ``wfe`` to the CPU (a no-op in Unicorn)
     and the machine layer installs no ``wfe`` trap.
+
+    Optional: ``inject_write_fault(vm_id, vcpu_idx, address) -> bool``, called when a secondary
+    vCPU writes to a page the core made read-only (``Platform.protect``). True: the fault is the
+    guest's -- the machine layer takes a Data Abort to the vCPU's own EL1 vector (ESR_EL1 EC 0x25,
+    WnR, permission fault; FAR_EL1 = the address) and the vCPU goes on there; False (or no such
+    method): a fault of the system (the run stops, or ``aborted`` with fault policy "continue").
     """
 
     def first(self) -> Vcpu:

@@ -343,6 +343,22 @@ class Machine:
         handle = self._add_hook(UC_HOOK_CODE, cb, address, address)
         self._system_hooks.append((handle, cb))
 
+    def take_sync_exception(self, pc: int, esr: int, far: int) -> None:
+        """Take a synchronous exception to EL1 for the instruction at ``pc``, as the CPU does for a
+        fault of its own: ELR_EL1 = ``pc``, SPSR_EL1 = PSTATE, ESR_EL1 = ``esr``, FAR_EL1 = ``far``;
+        PSTATE = EL1h with D, A, I, F masked; the next run starts at VBAR_EL1 + 0x000 (from EL1t),
+        + 0x200 (from EL1h) or + 0x400 (from EL0). How a hypervisor injects an abort into its guest."""
+        uc = self.uc
+        pstate = int(uc.reg_read(a64.UC_ARM64_REG_PSTATE))
+        mode = pstate & 0xF
+        offset = 0x400 if mode >> 2 == 0 else 0x200 if mode & 1 else 0x000
+        uc.reg_write(a64.UC_ARM64_REG_CP_REG, (*CP_SPSR_EL1, pstate))
+        uc.reg_write(a64.UC_ARM64_REG_ELR_EL1, pc)
+        uc.reg_write(a64.UC_ARM64_REG_ESR_EL1, esr)
+        uc.reg_write(a64.UC_ARM64_REG_FAR_EL1, far)
+        uc.reg_write(a64.UC_ARM64_REG_PSTATE, (pstate & ~0x3CF) | 0x3C5)
+        self.pc_hint = int(uc.reg_read(a64.UC_ARM64_REG_VBAR_EL1)) + offset
+
     def spsr_el1(self) -> int:
         """SPSR_EL1 (op0 3, op1 0, CRn 4, CRm 0, op2 0): where an ``eret`` returns to."""
         return int(self.uc.reg_read(a64.UC_ARM64_REG_CP_REG, (4, 0, 3, 0, 0)))

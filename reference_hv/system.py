@@ -77,7 +77,10 @@ assert layout.DRIVER_IN == 8 and layout.DRIVER_OP == 0
 INSN_DC_ZVA = 0xD50B7420  # dc zva, Xt (Rt in bits 4..0)
 INSN_ERET = 0xD69F03E0
 LEGAL_ERET_MODES = frozenset({0b0000, 0b0100, 0b0101})  # EL0t, EL1t, EL1h
-DC_ZVA_BLOCK = 64  # DCZID_EL0.BS of the emulated CPU: 2**4 words
+DC_ZVA_BLOCK = 64
+#: ESR_EL1 of a Data Abort injected for a write to a read-only page: EC 0x25 (data abort, same EL),
+#: IL (32-bit instruction), WnR (a write), DFSC 0b001111 (permission fault, level 3).
+ESR_DATA_ABORT_WRITE_PERMISSION = 0x25 << 26 | 1 << 25 | 1 << 6 | 0b001111  # DCZID_EL0.BS of the emulated CPU: 2**4 words
 INSN_WFI = layout.INSN_WFI
 INSN_WFE = layout.INSN_WFE
 _RT = 0x1F  # the Rt field of a system-register instruction
@@ -386,6 +389,8 @@ class System:
         if wide not in (4, 8):
             raise ConfigError(f"{type(self.core).__name__}.CALL_REGISTERS must be 4 or 8, not {wide!r}")
         self._wide = wide == 8
+        #: The core's handler of guest writes to read-only pages (optional in the protocol).
+        self._inject_write_fault: Callable[[int, int, int], bool] | None = getattr(self.core, "inject_write_fault", None)
         #: The core's wfe handler (optional in the protocol): without one, wfe is not trapped.
         self._wait_for_event: Callable[[int, int], Answer | None] | None = getattr(self.core, "wait_for_event", None)
         self._current: Vcpu = self.core.first()
@@ -889,6 +894,9 @@ class System:
             self._stop = None
             if status and not isinstance(stop, _InternalError):
                 stop = self._memory_fault(vcpu, status)
+                if self._injected(stop, status, m):
+                    budget -= 1
+                    continue
             answer: Answer | None = None
             why: str | None = None  # the switch's reason for the trace (None: the call that stopped the CPU)
             if stop is None:  # the CPU stopped by itself: a wfi, the end of the count, or a jump to UNTIL
@@ -976,6 +984,18 @@ class System:
         t = Timeout(vcpu.vm_id, vcpu.index, pc, self.budget, switches)
         self._log("stop", vcpu.vm_id, vcpu.index, detail=str(t))
         return t
+
+    def _injected(self, fault: Fault, status: int, m: Machine) -> bool:
+        """A secondary's write to a page its core made read-only, which the core hands to the guest
+        (``Core.inject_write_fault``): the vCPU takes a Data Abort at its own EL1 vector."""
+        inject = self._inject_write_fault
+        if inject is None or status != STATUS_WRITE_PROT or fault.vm == 0 or fault.address is None:
+            return False
+        if not inject(fault.vm, fault.vcpu, fault.address):
+            return False
+        self._log("fault", fault.vm, fault.vcpu, detail=f"{fault}: injected into the guest")
+        m.take_sync_exception(fault.pc, ESR_DATA_ABORT_WRITE_PERMISSION, fault.address)
+        return True
 
     def _memory_fault(self, vcpu: Vcpu, status: int) -> Fault:
         m = self.machines[vcpu.vm_id]

@@ -364,9 +364,14 @@ class Core:
 
     def protect_rx(self, vm: Vm, rx: int, *, writable: bool) -> None:
         """MAP-5 (D9): Hafnium maps a registered RX buffer read-only for its owner (stage 2), and
-        gives the page back on unmap. (A guest store to it is a fault of the machine layer here:
-        :meth:`aborted` with fault policy "continue"; Hafnium injects a Data Abort into the VM.)"""
+        gives the page back on unmap; a store to it is the VM's own Data Abort (:meth:`inject_write_fault`)."""
         self.platform.protect(vm.index, rx, abi.PAGE_SIZE * abi.HAFNIUM_RXTX_MAX_PAGE_COUNT, writable)
+
+    def inject_write_fault(self, vm_id: int, vcpu_idx: int, address: int) -> bool:
+        """MAP-5 (D9): a store to its own RX buffer is reported to the VM as a Data Abort at its own
+        EL1 vector; the vCPU is neither aborted nor switched out (the machine layer injects it)."""
+        vm = self.vms[vm_id]
+        return vm.rx is not None and vm.rx <= address < vm.rx + abi.PAGE_SIZE * abi.HAFNIUM_RXTX_MAX_PAGE_COUNT
 
     def _rxtx_unmap(self, vm: Vm, vcpu: Vcpu, args: Args) -> Answer:
         if args[1] & abi.RXTX_UNMAP_ID_MASK:
