@@ -70,6 +70,10 @@ DRIVER_TIMER = lib_layout.DRIVER_OUT + 31 * 8
 assert DRIVER_TIMER + 8 <= lib_layout.DRIVER_BLOCK_SIZE
 #: "The era's value" for an :class:`ImageConfig` layout field.
 ERA_DEFAULT = -1
+#: The primary's GICv3 CPU-interface setup (Era.gic_version 3), encoded by hand:
+#: ``mov x0, #0xff; msr ICC_PMR_EL1, x0; mov x0, #1; msr ICC_IGRPEN1_EL1, x0; isb; b .``
+#: (every priority let through, group-1 interrupts signalled; the backend parks on the ``b .``).
+GICV3_CPU_SETUP = (0xD2801FE0, 0xD5184600, 0xD2800020, 0xD518CCE0, 0xD5033FDF, 0x14000000)
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,23 @@ class Era:
     #: hypervisor runs (and while it runs secondaries): its ISTATUS then shows guest progress
     #: during a call, which bounds a call that never returns by progress, not by the host's clock.
     progress_timer: bool = False
+    # --- the machine and how faults end (defaults: the hafnium-2018-10 era) ---------------
+    #: QEMU's machine arguments (before -cpu); the CPU model (``ImageConfig.cpu`` "" = this).
+    machine: tuple[str, ...] = ("-M", "virt", "-machine", "virtualization=true")
+    cpu: str = "cortex-a57"
+    #: 2: a GICv2 at ``gic_distributor`` / ``gic_cpu_interface``; 3: a GICv3 at ``gic_distributor``
+    #: with CPU 0's redistributor at ``gic_redistributor`` (its CPU interface is set up by a few
+    #: instructions the primary runs once at boot, see ``QemuSession._gic_v3_init``).
+    gic_version: int = 2
+    gic_redistributor: int = 0
+    #: The hypervisor stops the system after logging a guest fault (the call never returns). If
+    #: False (it injects the fault into the guest and goes on), the log is also read when a call
+    #: returns, and a fault logged during the call ends it only if ``fault_fatal`` matches too
+    #: (e.g. the guest then faulted on fetching its own vector: it has none and cannot go on).
+    fault_stops: bool = True
+    fault_fatal: re.Pattern[str] | None = None
+    #: The VM index (0 = primary) that the primary's call (x0, x1) runs: the VM a fault is blamed on.
+    running: Callable[[int, int], int] = lambda x0, x1: x1 & 0xFFFF_FFFF if x0 & 0xBFFF_FFFF == 0xFF00 else 0
 
 
 def era(profile: str) -> Era:
@@ -121,7 +142,7 @@ class QemuFault:
     logged: str
 
     def __str__(self) -> str:
-        return f"VM {self.vm} faulted (pc {self.pc:#x}); the hypervisor logged {self.logged!r} and stopped the system"
+        return f"VM {self.vm} faulted (pc {self.pc:#x}); the hypervisor logged {self.logged!r}; the system is stopped"
 
 
 class _NoProgress(Exception):
@@ -170,7 +191,7 @@ class ImageConfig:
     primary_base: int = ERA_DEFAULT
     ram: int = ERA_DEFAULT
     max_secondaries: int = ERA_DEFAULT
-    cpu: str = "cortex-a57"
+    cpu: str = ""  # "": the era's (Era.cpu)
     qemu: str = "qemu-system-aarch64"
     append: str = ""
     boot_timeout: float = 30.0
@@ -191,7 +212,7 @@ class ImageConfig:
     gic_cpu_interface: int = 0x0801_0000
 
     def __post_init__(self) -> None:
-        if ERA_DEFAULT in (self.primary_base, self.ram, self.max_secondaries):
+        if ERA_DEFAULT in (self.primary_base, self.ram, self.max_secondaries) or not self.cpu:
             try:
                 facts = era(self.profile)
             except BuildError as e:
@@ -199,6 +220,8 @@ class ImageConfig:
             for key in ("primary_base", "ram", "max_secondaries"):
                 if getattr(self, key) == ERA_DEFAULT:
                     object.__setattr__(self, key, getattr(facts, key))
+            if not self.cpu:
+                object.__setattr__(self, "cpu", facts.cpu)
 
     @property
     def ram_top(self) -> int:
@@ -571,8 +594,8 @@ class QemuSession:
         else:
             kernel = image_cfg.image
         self.command = [
-            qemu, "-M", "virt", "-cpu", image_cfg.cpu, "-m", f"{image_cfg.ram // MIB}M",
-            "-machine", "virtualization=true", "-nographic", "-nodefaults", "-serial", "stdio",
+            qemu, *self.era.machine, "-cpu", image_cfg.cpu, "-m", f"{image_cfg.ram // MIB}M",
+            "-nographic", "-nodefaults", "-serial", "stdio",
             "-kernel", str(kernel), "-initrd", str(initrd), "-append", image_cfg.append,
             "-icount", f"shift={image_cfg.icount_shift},sleep=on",
             "-gdb", f"unix:{sock},server,nowait", "-S", *image_cfg.extra_args,
@@ -662,12 +685,43 @@ class QemuSession:
         client.write_memory(addr, value.to_bytes(4, "little"))
 
     def _gic_init(self, client: GdbClient) -> None:
+        if self.era.gic_version == 3:
+            self._gic_v3_init(client)
+            return
         p = self.image_cfg
         irq = p.preempt_irq
         self._gic_write32(client, p.gic_distributor + 0x000, 1)  # GICD_CTLR: enable
         self._gic_write32(client, p.gic_cpu_interface + 0x004, 0xFF)  # GICC_PMR: let every priority through
         self._gic_write32(client, p.gic_cpu_interface + 0x000, 1)  # GICC_CTLR: signal group 0 as IRQ
         self._gic_write32(client, p.gic_distributor + 0x100 + 4 * (irq // 32), 1 << irq % 32)  # ISENABLER
+
+    # GICv3 (Era.gic_version 3): the distributor and CPU 0's redistributor are memory-mapped and
+    # set up over the gdb link; the CPU interface is system registers that QEMU's gdbstub does not
+    # expose, so the primary runs GICV3_CPU_SETUP once at boot (as its kernel would), from a page
+    # of its own memory that the driver and the guest library do not use.
+    GICV3_SETUP_OFFSET = 0x2_0000
+
+    def _gic_v3_init(self, client: GdbClient) -> None:
+        irq, rd = self.image_cfg.preempt_irq, self.era.gic_redistributor
+        self._gic_write32(client, self.image_cfg.gic_distributor + 0x000, 0x13)  # GICD_CTLR: ARE, Grp1, Grp0
+        self._gic_write32(client, rd + 0x014, 0)  # GICR_WAKER: ProcessorSleep = 0
+        sgi = rd + 0x1_0000  # the SGI/PPI frame
+        group = int.from_bytes(client.read_memory(sgi + 0x080, 4), "little")
+        self._gic_write32(client, sgi + 0x080, group | 1 << irq)  # GICR_IGROUPR0: group 1
+        self._gic_write32(client, sgi + 0x100, 1 << irq)  # GICR_ISENABLER0
+        code = self.image_cfg.primary_base + self.GICV3_SETUP_OFFSET
+        client.write_memory(code, b"".join(w.to_bytes(4, "little") for w in GICV3_CPU_SETUP))
+        park = code + 4 * (len(GICV3_CPU_SETUP) - 1)
+        x0 = client.read_register(0)
+        client.insert_breakpoint(park)
+        client.resume(code)
+        stop = client.wait_stop(5.0)
+        client.remove_breakpoint(park)
+        pc = client.read_register(REG_PC)
+        if stop.exited or pc != park:
+            raise GdbError(f"the GICv3 CPU-interface setup stopped at {pc:#x} ({stop.raw}), not at {park:#x}")
+        client.write_register(0, x0)
+        client.write_register(REG_PC, self.ready)
 
     def _guest_fault(self) -> QemuFault | None:
         """The guest fault Hafnium logged during the current call (it then spins at EL2), if any."""
@@ -678,7 +732,7 @@ class QemuSession:
         except OSError:
             return None
         m = self.era.fault_log.search(text)
-        if m is None:
+        if m is None or (self.era.fault_fatal is not None and self.era.fault_fatal.search(text) is None):
             return None
         # The guest that ran: the target of HF_VCPU_RUN, else the primary itself. (A vector of
         # a guest without VBAR_EL1, e.g. pc 0x200, lies in no VM's memory.)
@@ -826,7 +880,7 @@ class QemuSession:
         shown = f"{kind} {args[0]:#x}({args[1]:#x}, {args[2]:#x}, {args[3]:#x})"
         try:
             self._log_mark = self.serial_log.stat().st_size
-            self._running = x1 & 0xFFFF_FFFF if x0 & 0xBFFF_FFFF == 0xFF00 else 0
+            self._running = self.era.running(x0 & lib_layout.MASK64, x1 & lib_layout.MASK64)
         except OSError:
             self._log_mark = 0
         try:
@@ -874,6 +928,13 @@ class QemuSession:
             self._record("stop", detail=self._why_dead or "system off")
             return off
         self._check_parked(stop, f"call {shown}")
+        fault = None if self.era.fault_stops else self._guest_fault()
+        if fault is not None:  # logged during the call, which returned (Era.fault_stops False)
+            self._state = "fault"
+            self._fault, self._why_dead = fault, str(fault)
+            self._record(kind, call=call, args=args)
+            self._record("fault", vm=fault.vm, vcpu=fault.vcpu, detail=str(fault))
+            return QemuOutcome(fault=fault)
         try:
             out = client.read_memory(self.block + lib_layout.DRIVER_OUT, 31 * 8)
         except GdbError as e:
