@@ -8,7 +8,8 @@ An FF-A result is eight registers (CONV-1, CONV-3): every call here returns x0..
 x8..x17 keep the caller's values). Arguments beyond x3 go through the driver's block like any
 other register: every call is still one real ``hvc`` (or ``smc``) executed by the primary.
 
-Guest programs (``program()`` / ``script()``) are not here yet: this is the profile's data layer.
+``program()`` and ``script()`` (secondaries running this profile's guest programs) are
+:mod:`profiles.ffa_1_1_indirect.guests`'s, offered here too.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from conformance.harness import RECV_PAGE, SEND_PAGE, YIELD_LIMIT
 from conformance.outcomes import ClauseArg, ConformanceFailure
 from conformance.protocol import Build, CallOutcome, GuestVM
 from profiles.ffa_1_1_indirect import decode
+from profiles.ffa_1_1_indirect.guests import program, script
+
+__all__ = ["Hv", "boot", "program", "script"]
 
 # ID-1
 FFA_ERROR_32 = 0x84000060
