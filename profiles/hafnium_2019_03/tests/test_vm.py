@@ -80,8 +80,9 @@ def test_vm_count_from_a_secondary(boot, n):
 
 @pytest.mark.clause("VM-4")
 def test_vcpu_count_per_vm(boot):
-    hv = boot(program("idle"), program("idle", vcpus=2), program("idle", vcpus=4), program("idle", vcpus=64))
-    for vm, count in ((1, 1), (2, 2), (3, 4), (4, 64)):
+    # Counts a Hafnium of this era can boot (its MAX_CPUS is 8; more overruns its vCPU array).
+    hv = boot(program("idle"), program("idle", vcpus=2), program("idle", vcpus=5), program("idle", vcpus=8))
+    for vm, count in ((1, 1), (2, 2), (3, 5), (4, 8)):
         expect(f"HF_VCPU_GET_COUNT({vm})", hv.vcpu_count(vm), count)
 
 
