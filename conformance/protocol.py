@@ -26,6 +26,9 @@ from typing import Protocol, runtime_checkable
 #: (reported as "unsupported") on a build without it.
 CAP_READY_VCPUS = "ready_vcpus"  # GuestVM.ready_vcpus > 1: several vCPUs of a VM ready at boot
 CAP_FAULT_CONTINUE = "fault_continue"  # after a secondary's fault the primary's run returns and the system goes on
+#: A secondary's ``wfe`` traps to the hypervisor (HCR_EL2.TWE): true of hardware and of the reference,
+#: not of QEMU's TCG, which never traps ``wfe`` (a real image under QEMU cannot show a profile's wfe rule).
+CAP_WFE_TRAPS = "wfe_traps"
 #: The profile a build that declares no ``profiles`` implements (the only one before profiles existed).
 DEFAULT_PROFILE = "hafnium-2018-10"
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any, Literal, cast
 
 import profiles
-from conformance.protocol import CAP_FAULT_CONTINUE, CAP_READY_VCPUS, SystemConfig
+from conformance.protocol import CAP_FAULT_CONTINUE, CAP_READY_VCPUS, CAP_WFE_TRAPS, SystemConfig
 from reference_hv.system import System, VMSpec
 
 
@@ -14,7 +14,7 @@ class ReferenceBuild:
     """Boots :class:`reference_hv.System` for each test. ``System`` itself is the session."""
 
     name = "reference"
-    capabilities = frozenset({CAP_READY_VCPUS, CAP_FAULT_CONTINUE})
+    capabilities = frozenset({CAP_READY_VCPUS, CAP_FAULT_CONTINUE, CAP_WFE_TRAPS})
 
     @property
     def profiles(self) -> frozenset[str]:

@@ -22,8 +22,10 @@ QEMU log attached; no return within the call budget is a ``timeout`` (TIMEOUT); 
 Preemption (RUN-4) is driven by guest progress, never by the host's clock: QEMU runs with
 ``-icount shift=N,sleep=on`` (its virtual clock is the count of executed instructions) and each
 call enters the driver at ``hf_driver_timed``, which arms the primary's EL1 virtual timer for
-``preempt_ticks`` ticks; the timer's PPI reaches the CPU through the GICv2 (set up once at boot) and
-a secondary still running then is preempted by the hypervisor. A call that never returns is found
+``preempt_ticks`` ticks (``hf_driver_timed_phys`` and the EL1 physical timer for an era whose
+hypervisor switches the virtual timer per vCPU: the profile's ``qemu.ERA.timer``); the timer's PPI
+reaches the CPU through the GICv2 (set up once at boot) and a secondary still running then is
+preempted by the hypervisor. A call that never returns is found
 by guest progress too (``call_slices`` expiries of that timer while the call goes on, see
 ``QemuSession._wait_call``). Wall-clock limits remain only as last-resort deadlines:
 ``boot_timeout`` and ``call_timeout``.
@@ -96,7 +98,7 @@ class Era:
     ram: int
     max_secondaries: int
     initrd: Callable[[bytes, Sequence[GuestImage]], bytes]
-    #: The primary's EL1 virtual timer keeps counting, neither saved nor restored, while the
+    #: The primary's EL1 timer (``timer``) keeps counting, neither saved nor restored, while the
     #: hypervisor runs (and while it runs secondaries): its ISTATUS then shows guest progress
     #: during a call, which bounds a call that never returns by progress, not by the host's clock.
     progress_timer: bool = False
@@ -117,6 +119,25 @@ class Era:
     fault_fatal: re.Pattern[str] | None = None
     #: The VM index (0 = primary) that the primary's call (x0, x1) runs: the VM a fault is blamed on.
     running: Callable[[int, int], int] = lambda x0, x1: x1 & 0xFFFF_FFFF if x0 & 0xBFFF_FFFF == 0xFF00 else 0
+
+    #: Which EL1 timer of the primary plays its kernel's timer (preemption, RUN-4): ``"virtual"``
+    #: (CNTV_*, entered at the driver's ``hf_driver_timed``) or ``"physical"`` (CNTP_*,
+    #: ``hf_driver_timed_phys``): one the hypervisor leaves to the primary, unswitched, while
+    #: secondaries run, and whose interrupt then reaches the hypervisor as a physical IRQ.
+    timer: str = "virtual"
+    #: That timer's PPI on QEMU's ``virt`` board (27: EL1 virtual timer, 30: EL1 physical timer).
+    preempt_irq: int = 27
+    #: The build's capabilities (``conformance.protocol.CAP_*``) that every image of the era has.
+    capabilities: frozenset[str] = frozenset()
+    #: vCPUs a VM may have (the build's MAX_CPUS where the hypervisor does not check it at load
+    #: time and breaks beyond it); 0: no limit known.
+    max_vcpus: int = 0
+
+    def __post_init__(self) -> None:
+        if self.timer not in TIMERS:
+            raise ValueError(f"Era.timer {self.timer!r}: one of {', '.join(TIMERS)}")
+        if not 16 <= self.preempt_irq < 32:
+            raise ValueError(f"Era.preempt_irq {self.preempt_irq}: a PPI, 16..31")
 
 
 def era(profile: str) -> Era:
@@ -151,24 +172,30 @@ class _NoProgress(Exception):
 
 #: How often a waiting call looks at the primary's timer (wall seconds; what it sees is guest progress).
 PROGRESS_PROBE = 0.02
-#: The primary's EL1 virtual timer, by its name in QEMU's system-registers.xml; ISTATUS is bit 2.
-TIMER_CTL, TIMER_CVAL = "CNTV_CTL_EL0", "CNTV_CVAL_EL0"
+#: The primary's EL1 timers (:attr:`Era.timer`): the driver's entry that arms it, and its control
+#: and compare registers by their names in QEMU's system-registers.xml; ISTATUS is bit 2.
+TIMERS: dict[str, tuple[str, str, str]] = {
+    "virtual": ("hf_driver_timed", "CNTV_CTL_EL0", "CNTV_CVAL_EL0"),
+    "physical": ("hf_driver_timed_phys", "CNTP_CTL_EL0", "CNTP_CVAL_EL0"),
+}
+TIMER_CTL, TIMER_CVAL = TIMERS["virtual"][1:]
 CTL_ENABLE, CTL_ISTATUS = 1, 4
-#: Register numbers of the timer in QEMU's gdbstub, per (qemu binary, cpu): read once per process.
-_TIMER_REGS: dict[tuple[str, str], tuple[int, int] | None] = {}
+#: Register numbers of the timer in QEMU's gdbstub, per (qemu binary, cpu, timer): read once per process.
+_TIMER_REGS: dict[tuple[str, ...], tuple[int, int] | None] = {}
 
 
-def _timer_registers(client: GdbClient, key: tuple[str, str]) -> tuple[int, int] | None:
-    """(CNTV_CTL_EL0, CNTV_CVAL_EL0)'s numbers in the stub's register layout, or None if it has none.
-    Reading ``target.xml`` also lets the stub answer ``p`` for them."""
+def _timer_registers(client: GdbClient, key: tuple[str, str], timer: str = "virtual") -> tuple[int, int] | None:
+    """(CTL, CVAL)'s numbers of the primary's ``timer`` (:data:`TIMERS`) in the stub's register
+    layout, or None if it has none. Reading ``target.xml`` also lets the stub answer ``p`` for them."""
     client.read_feature("target.xml")
-    if key not in _TIMER_REGS:
+    full = (*key, timer)
+    if full not in _TIMER_REGS:
         found: dict[str, int] = {}
         for name, num in re.findall(r'<reg name="([^"]+)"[^>]*?regnum="(\d+)"', client.read_feature("system-registers.xml")):
             found[name] = int(num)
-        regs = (found.get(TIMER_CTL), found.get(TIMER_CVAL))
-        _TIMER_REGS[key] = (regs[0], regs[1]) if regs[0] is not None and regs[1] is not None else None
-    return _TIMER_REGS[key]
+        regs = (found.get(TIMERS[timer][1]), found.get(TIMERS[timer][2]))
+        _TIMER_REGS[full] = (regs[0], regs[1]) if regs[0] is not None and regs[1] is not None else None
+    return _TIMER_REGS[full]
 
 
 class _GuestFault(Exception):
@@ -191,6 +218,7 @@ class ImageConfig:
     primary_base: int = ERA_DEFAULT
     ram: int = ERA_DEFAULT
     max_secondaries: int = ERA_DEFAULT
+    max_vcpus: int = ERA_DEFAULT  # vCPUs per secondary (0: no limit)
     cpu: str = ""  # "": the era's (Era.cpu)
     qemu: str = "qemu-system-aarch64"
     append: str = ""
@@ -207,17 +235,18 @@ class ImageConfig:
     # virtual-timer ticks each, seen in the primary's timer) is a TIMEOUT, however fast the host.
     call_slices: int = 16
     icount_shift: int = 4
-    preempt_irq: int = 27  # the EL1 virtual timer's PPI on QEMU's virt board
+    preempt_irq: int = ERA_DEFAULT  # the era's timer's PPI on QEMU's virt board (27 virtual, 30 physical)
     gic_distributor: int = 0x0800_0000  # QEMU virt, GICv2
     gic_cpu_interface: int = 0x0801_0000
 
     def __post_init__(self) -> None:
-        if ERA_DEFAULT in (self.primary_base, self.ram, self.max_secondaries) or not self.cpu:
+        keys = ("primary_base", "ram", "max_secondaries", "max_vcpus", "preempt_irq")
+        if any(getattr(self, key) == ERA_DEFAULT for key in keys) or not self.cpu:
             try:
                 facts = era(self.profile)
             except BuildError as e:
                 raise ValueError(str(e)) from None
-            for key in ("primary_base", "ram", "max_secondaries"):
+            for key in keys:
                 if getattr(self, key) == ERA_DEFAULT:
                     object.__setattr__(self, key, getattr(facts, key))
             if not self.cpu:
@@ -254,7 +283,7 @@ def _size(value: object, what: str) -> int:
 
 
 _KNOWN_KEYS = frozenset({
-    "image", "name", "profile", "primary_base", "memory", "max_secondaries", "cpu", "qemu", "append",
+    "image", "name", "profile", "primary_base", "memory", "max_secondaries", "max_vcpus", "cpu", "qemu", "append",
     "boot_timeout", "call_timeout", "extra_args", "preempt_ticks", "call_slices", "icount_shift", "preempt_irq",
     "gic_distributor", "gic_cpu_interface",
 })  # fmt: skip
@@ -325,7 +354,7 @@ def load_config(path: Path) -> ImageConfig:
             changes["primary_base"] = _size(data["primary_base"], "primary_base")
         if "memory" in data:
             changes["ram"] = _size(data["memory"], "memory")
-        ints = ("max_secondaries", "preempt_ticks", "call_slices", "icount_shift", "preempt_irq", "gic_distributor")
+        ints = ("max_secondaries", "max_vcpus", "preempt_ticks", "call_slices", "icount_shift", "preempt_irq", "gic_distributor")
         for key in (*ints, "gic_cpu_interface"):
             if key in data:
                 changes[key] = _toml_int(data, key)
@@ -343,6 +372,9 @@ def load_config(path: Path) -> ImageConfig:
             if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
                 raise ValueError(f"extra_args: expected a list of strings, got {args!r}")
             changes["extra_args"] = tuple(args)
+        for key in ("max_secondaries", "max_vcpus", "preempt_irq"):  # -1 would read as "the era's value"
+            if changes.get(key, 0) < 0:
+                raise ValueError(f"{key} {changes[key]}: must be >= 0")
         prof = replace(prof, **changes)
         _check_config(prof)
     except ValueError as e:
@@ -367,6 +399,8 @@ def _check_config(p: ImageConfig) -> None:
         raise ValueError(f"primary_base {p.primary_base:#x}: 64 KiB aligned, in RAM below the initrd")
     if p.max_secondaries < 0:
         raise ValueError(f"max_secondaries {p.max_secondaries}: must be >= 0")
+    if p.max_vcpus < 0:
+        raise ValueError(f"max_vcpus {p.max_vcpus}: must be >= 0 (0: no limit)")
     for key in ("boot_timeout", "call_timeout"):
         value = getattr(p, key)
         if not math.isfinite(value) or value <= 0:
@@ -378,7 +412,10 @@ def _check_config(p: ImageConfig) -> None:
     if not 0 <= p.icount_shift <= 10:
         raise ValueError(f"icount_shift {p.icount_shift}: QEMU's -icount shift, 0..10")
     if not 16 <= p.preempt_irq < 32:
-        raise ValueError(f"preempt_irq {p.preempt_irq}: the virtual timer's PPI, an interrupt ID 16..31")
+        raise ValueError(
+            f"preempt_irq {p.preempt_irq}: the virtual timer's PPI (27 on QEMU's virt board) or the physical "
+            "timer's (30), whichever the image's era arms: an interrupt ID 16..31"
+        )
     for key in ("gic_distributor", "gic_cpu_interface"):
         value = getattr(p, key)
         if value < 0 or value % 0x1000 or value >= 1 << 48:
@@ -437,6 +474,12 @@ def layout(image_cfg: ImageConfig, secondaries: Sequence[GuestVM]) -> Layout:
     for vm_id, vm in enumerate(secondaries, start=1):
         if vm.memory <= 0 or vm.memory % 0x10000:
             raise BuildError(f"VM {vm_id}: memory {vm.memory:#x} must be a positive multiple of 64 KiB for this backend")
+        if image_cfg.max_vcpus and vm.vcpus > image_cfg.max_vcpus:
+            raise BuildError(
+                f"limit of image {image_cfg.name}: a VM has at most {image_cfg.max_vcpus} vCPUs (max_vcpus in its "
+                f"config: the hypervisor's MAX_CPUS, beyond which it breaks at boot), VM {vm_id} asks for {vm.vcpus}. "
+                "This is a limit of the image, not a conformance verdict."
+            )
         if vm.ready_vcpus != 1:
             why = f"ready_vcpus={vm.ready_vcpus} needs the 'ready_vcpus' capability, which {image_cfg.name} lacks"
             raise BuildError(f"VM {vm_id}: {why}")
@@ -464,6 +507,8 @@ class QemuBuild:
 
     def __init__(self, image_cfg: ImageConfig) -> None:
         self.image_cfg = image_cfg
+        if image_cfg.image is not None:  # a real image has its era's capabilities (the stub none)
+            self.capabilities = era(image_cfg.profile).capabilities
         #: The one profile the image implements (its config's ``profile``).
         self.profiles = frozenset({image_cfg.profile})
         self.name = image_cfg.name or (f"qemu:{image_cfg.image.name}" if image_cfg.image else "qemu:stub")
@@ -560,10 +605,11 @@ class QemuSession:
         self.driver = programs.build_driver(image_cfg.primary_base)
         self.ready = self.driver.symbol("hf_driver_ready")
         self.block = self.driver.symbol("hf_driver_block")
-        # Where a call enters the driver: through hf_driver_timed (arm the timer, then the call)
-        # when preemption is on, else straight at the dispatch after the breakpoint.
-        self.entry = self.driver.symbol("hf_driver_timed") if image_cfg.preempt_ticks else self.ready + 4
         self.era = era(config.profile)
+        # Where a call enters the driver: through hf_driver_timed[_phys] (arm the era's timer, then
+        # the call) when preemption is on, else straight at the dispatch after the breakpoint.
+        timed = self.driver.symbol(TIMERS[self.era.timer][0])
+        self.entry = timed if image_cfg.preempt_ticks else self.ready + 4
         secondaries: list[GuestImage] = []
         for vm_id, vm in enumerate(config.secondaries, start=1):
             base = self.layout.bases[vm_id]
@@ -647,7 +693,7 @@ class QemuSession:
             client.no_ack_mode()
             self._timer: tuple[int, int] | None = None
             if self.era.progress_timer and self.image_cfg.preempt_ticks > 0:
-                self._timer = _timer_registers(client, (self.image_cfg.qemu, self.image_cfg.cpu))
+                self._timer = _timer_registers(client, (self.image_cfg.qemu, self.image_cfg.cpu), self.era.timer)
             client.set_physical_memory_mode(True)
             client.insert_breakpoint(self.ready)
             client.resume()
@@ -672,10 +718,12 @@ class QemuSession:
     #
     # What a real primary's timer does: a physical interrupt arrives while a secondary runs,
     # Hafnium (HCR_EL2.IMO set for secondaries) takes it at EL2 and switches back to the primary
-    # with YIELD. The primary driver plays that timer in guest time: every call enters it at
-    # ``hf_driver_timed``, which sets CNTV_TVAL_EL0 to ``preempt_ticks`` (the block's timer word,
-    # written once at boot) and enables the virtual timer. Hafnium at this commit neither saves
-    # nor restores the virtual timer, so it keeps counting while a secondary runs. Its PPI is
+    # with YIELD (PREEMPTED 0x0 in 2019). The primary driver plays that timer in guest time:
+    # every call enters it at ``hf_driver_timed``, which sets CNTV_TVAL_EL0 to ``preempt_ticks``
+    # (the block's timer word, written once at boot) and enables the virtual timer. Hafnium
+    # aa039b39 neither saves nor restores the virtual timer, so it keeps counting while a
+    # secondary runs; Hafnium 53d9d04f switches it per vCPU but leaves the EL1 physical timer to
+    # the primary, so that era's calls enter at ``hf_driver_timed_phys`` (CNTP_*, PPI 30). Its PPI is
     # level-triggered: it stays asserted, harmlessly, while the primary (interrupts masked, IMO
     # clear) is parked, and drops when the next call re-arms the timer. With QEMU's icount the
     # interrupt comes after exactly the same guest instructions on every run, whatever the host
@@ -734,11 +782,15 @@ class QemuSession:
         m = self.era.fault_log.search(text)
         if m is None or (self.era.fault_fatal is not None and self.era.fault_fatal.search(text) is None):
             return None
-        # The guest that ran: the target of HF_VCPU_RUN, else the primary itself. (A vector of
-        # a guest without VBAR_EL1, e.g. pc 0x200, lies in no VM's memory.)
-        kinds = {"Data abort": "data abort", "Instruction abort": "instruction abort"}
+        # The guest that ran: the VM (and vCPU) the line names (groups "vm", "vcpu") where the
+        # era's line has them, else the target of HF_VCPU_RUN, else the primary itself. (A vector
+        # of a guest without VBAR_EL1, e.g. pc 0x200, lies in no VM's memory.)
+        kinds = {"Data abort": "data abort", "Instruction abort": "instruction abort", "Stage-2 page fault": "stage-2 fault"}
         kind = kinds.get(m.group(1), "unexpected exception")
-        return QemuFault(self._running, 0, int(m.group(2), 16), None, kind, m.group(0).strip())
+        named = m.groupdict()
+        vm = int(named["vm"]) if named.get("vm") is not None else self._running
+        vcpu = int(named["vcpu"]) if named.get("vcpu") is not None else 0
+        return QemuFault(vm, vcpu, int(m.group(2), 16), None, kind, m.group(0).strip())
 
     def _wait_call(self, client: GdbClient) -> StopReply:
         """The stop that ends a call. The serial log is checked meanwhile: a guest fault that the

@@ -18,6 +18,9 @@
 //                     "timer ticks"), enables it (CNTV_CTL_EL0 := 1: enabled, not masked), then
 //                     goes on at hf_driver_ready + 4 as above. The reference resumes at
 //                     hf_driver_ready + 4 and never executes it.
+//   hf_driver_timed_phys  the same with the EL1 physical timer (CNTP_TVAL_EL0 / CNTP_CTL_EL0),
+//                     for images whose hypervisor switches the virtual timer per vCPU but
+//                     leaves the physical one to the primary (the profile's qemu.ERA.timer).
 
 .macro DRIVER_LOAD
     ldp x0, x1, [sp, #DRIVER_IN + 0]
@@ -75,6 +78,13 @@ hf_driver_timed:
     msr cntv_tval_el0, x0
     mov x0, #1
     msr cntv_ctl_el0, x0
+    isb
+    b hf_driver_dispatch
+hf_driver_timed_phys:
+    ldr x0, [sp, #DRIVER_OUT + 248]
+    msr cntp_tval_el0, x0
+    mov x0, #1
+    msr cntp_ctl_el0, x0
     isb
     b hf_driver_dispatch
     .ltorg
