@@ -11,6 +11,7 @@ error, 5 no tests collected — said in words, too).
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,6 +34,8 @@ def list_clauses(profile: profiles.Profile) -> list[str]:
         lines.append(f"{c.id:<8} {strength:<12} {c.title}")
         if c.impl_defined:
             lines.append(f"{'':<8} {'':<12}   implementation-defined: {c.impl_defined}")
+        if c.untestable:
+            lines.append(f"{'':<8} {'':<12}   not testable through the build protocol: {c.untestable}")
     return lines
 
 
@@ -49,8 +52,7 @@ def list_profiles() -> list[str]:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="hfconform",
-        description="Run the conformance suite of one ABI profile (default "
-        f"{profiles.DEFAULT}) against a hypervisor build.",
+        description=f"Run the conformance suite of one ABI profile (default {profiles.DEFAULT}) against a hypervisor build.",
         epilog="Other options, and everything after '--', go to pytest unchanged, e.g. hfconform -x -- -k receive. "
         "'hfconform selftest [--help]' runs the suite against every deliberately wrong build; "
         "'hfconform bench [--quick] [--json PATH]' measures the reference next to bare Unicorn; "
@@ -61,7 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
         "'qemu:stub'.",
     )
     p.add_argument(
-        "--profile", metavar="NAME", help=f"the ABI profile to judge (default {profiles.DEFAULT}; see --list-profiles)"
+        "--profile",
+        metavar="NAME",
+        help=f"the ABI profile to judge (default {profiles.DEFAULT}; see --list-profiles); 'all': each in turn",
     )
     p.add_argument("--list-profiles", action="store_true", help="print the profiles this suite knows and exit")
     p.add_argument("--hv", metavar="SPEC", help="build under test: entry point name or module:attr (default: reference)")
@@ -119,6 +123,49 @@ def _run_pytest(args: list[str]) -> int:
     return int(_main(args=args, plugins=None, prog="hfconform"))
 
 
+ALL_PROFILES = "all"
+REPORT_OPTIONS = ("--json", "--report", "--junit")
+
+
+def _per_profile(path: str, name: str) -> str:
+    """``out.json`` -> ``out.hafnium-2018-10.json``: one report per profile of ``--profile all``."""
+    p = Path(path)
+    return str(p.with_name(f"{p.stem}.{name}{p.suffix}"))
+
+
+def run_all_profiles(argv: Sequence[str]) -> int:
+    """``--profile all``: the suite once per registered profile, in turn, each in its own process
+    (one pytest session each), report files named per profile; then one line per profile. The
+    exit status is the worst of theirs (0 only if every profile's run passed)."""
+    ns, _ = build_parser().parse_known_args(argv)
+    if ns.clause or ns.list_clauses:
+        print("hfconform: --clause and --list-clauses need one profile, not --profile all", file=sys.stderr)
+        return 4
+    rest: list[str] = []
+    args = list(argv)
+    while args:
+        a = args.pop(0)
+        if a == "--profile":
+            args.pop(0)
+        elif not a.startswith("--profile="):
+            rest.append(a)
+    results: list[tuple[str, int]] = []
+    for name in profiles.names():
+        own = []
+        for prev, a in zip(["", *rest[:-1]], rest, strict=True):
+            option, eq, value = a.partition("=")
+            if prev in REPORT_OPTIONS:
+                a = _per_profile(a, name)
+            elif eq and option in REPORT_OPTIONS:
+                a = f"{option}={_per_profile(value, name)}"
+            own.append(a)
+        print(f"hfconform: == profile {name} ==", flush=True)
+        code = subprocess.run([sys.executable, "-m", "conformance.cli", "--profile", name, *own], check=False).returncode
+        results.append((name, code))
+    print("hfconform: " + "; ".join(f"{name}: exit {code}" for name, code in results))
+    return max(code for _, code in results)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["selftest"]:  # hfconform selftest [...]: the suite against every mutant
@@ -147,6 +194,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if ns.list_profiles:
         print("\n".join(list_profiles()))
         return 0
+    if ns.profile == ALL_PROFILES:
+        return run_all_profiles(argv + (["--", *extra[len(unknown) :]] if len(extra) > len(unknown) else []))
     try:
         profile = profiles.get(ns.profile or profiles.DEFAULT)
     except LookupError as e:

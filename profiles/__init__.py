@@ -59,6 +59,9 @@ class Clause:
     #: The implementation-defined part (of a MUST clause), or what makes a whole IMPL-DEF clause so.
     impl_defined: str | None = None
     strength: str = MUST
+    #: Why no test through the build protocol can observe the rule (e.g. it needs calls outside the
+    #: profile). Such a clause is exempt from the registry self-check and reported NOT RUN, never PASS.
+    untestable: str | None = None
 
     def __post_init__(self) -> None:
         if self.strength not in (MUST, IMPL_DEF):

@@ -543,3 +543,17 @@ def test_messages_in_the_primary_buffers() -> None:
     assert session.memory[0x4000_0000 + harness.SEND_PAGE] == abi.header(1, 4, 0, offset=16)
     session.memory[0x4000_0000 + harness.RECV_PAGE] = abi.header(4, 1, 8) + b"SVC->PVM"
     assert h.read_message() == ((0, 0, 20, 4, 1, 8), b"SVC->PVM")
+
+
+def test_an_untestable_clause_is_exempt_from_the_self_check_and_never_passes() -> None:
+    """WAIT-9 cannot be observed through the build protocol: the registry says why (listed by
+    ``--list-clauses``), it needs no test, and it is reported NOT RUN, never PASS."""
+    from conformance import cli, report
+
+    wait9 = PROFILE.get("WAIT-9")
+    assert wait9.untestable and "outside this profile" in wait9.untestable
+    assert [c.id for c in PROFILE.clauses if c.untestable] == ["WAIT-9"]
+    assert any("not testable through the build protocol" in line for line in cli.list_clauses(PROFILE))
+    summary = report.aggregate([], "reference", profile=PROFILE)
+    (row,) = [r for r in summary.impl if r.clause.id == "WAIT-9"]
+    assert row.status == "NOT RUN"

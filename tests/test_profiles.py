@@ -209,7 +209,8 @@ def test_hfconform_lists_and_selects_profiles(toy: Path, capsys: pytest.CaptureF
     assert cli.main(["--profile", "toy-0", "--list-clauses"]) == 0
     assert capsys.readouterr().out.startswith("TOY-1    MUST         TOY_ANSWER (function ID 0x7) returns 42")
     assert cli.main(["--profile", "nosuch", "--list-clauses"]) == 4
-    assert "unknown profile 'nosuch'; known profiles: ffa-1.1-indirect, hafnium-2018-10, hafnium-2019-03, toy-0" in capsys.readouterr().err
+    known = "ffa-1.1-indirect, hafnium-2018-10, hafnium-2019-03, toy-0"
+    assert f"unknown profile 'nosuch'; known profiles: {known}" in capsys.readouterr().err
     ns = cli.build_parser().parse_args(["--profile", "toy-0"])
     assert cli.pytest_args(ns, [])[:2] == ["--pyargs", "toyprof.tests"] and "toy-0" in cli.pytest_args(ns, [])
 
@@ -254,7 +255,8 @@ def test_a_clause_marker_may_qualify_its_ids(toy: Path, pytester: pytest.Pyteste
 def test_a_build_with_a_profiles_core_implements_that_profile_only(toy: Path) -> None:
     from reference_hv.build import ReferenceBuild
 
-    assert ReferenceBuild().profiles == {"ffa-1.1-indirect", "hafnium-2018-10", "hafnium-2019-03", "toy-0"}  # every registered profile with a core
+    # every registered profile with a core
+    assert ReferenceBuild().profiles == {"ffa-1.1-indirect", "hafnium-2018-10", "hafnium-2019-03", "toy-0"}
     wrong = __import__("wrongtoy").build()
     assert wrong.profiles == {"toy-0"}  # its core is the toy's (a subclass of toyprof.core.Core)
     from profiles.hafnium_2018_10 import mutants
@@ -302,3 +304,25 @@ def test_an_impl_def_clause_says_what_is_implementation_defined() -> None:
         profiles.Clause("TOY-3", 1, "rule", "source", strength=profiles.IMPL_DEF)
     with pytest.raises(ValueError, match="strength must be 'MUST' or 'IMPL-DEF', not 'SHOULD'"):
         profiles.Clause("TOY-3", 1, "rule", "source", strength="SHOULD")
+
+
+def test_profile_all_runs_each_profile_in_turn(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """``hfconform --profile all``: one run per registered profile, report files named per profile,
+    the exit status the worst of theirs; ``--clause`` needs one profile."""
+    import subprocess
+
+    calls: list[list[str]] = []
+
+    def fake_run(cmd: list[str], check: bool) -> subprocess.CompletedProcess[str]:
+        calls.append(cmd)
+        return subprocess.CompletedProcess(cmd, 1 if "hafnium-2019-03" in cmd else 0)
+
+    monkeypatch.setattr(cli.subprocess, "run", fake_run)
+    code = cli.main(["--profile", "all", "-n", "2", "--json", "out/s.json", "--report=r.html", "-q", "--", "-x"])
+    assert code == 1
+    assert [cmd[cmd.index("--profile") + 1] for cmd in calls] == profiles.names()
+    first = calls[0][calls[0].index("--profile") + 2 :]
+    assert first == ["-n", "2", "--json", "out/s.ffa-1.1-indirect.json", "--report=r.ffa-1.1-indirect.html", "-q", "--", "-x"]
+    assert "hafnium-2019-03: exit 1" in capsys.readouterr().out
+    assert cli.main(["--profile", "all", "--clause", "SEND-5"]) == 4
+    assert "--clause and --list-clauses need one profile" in capsys.readouterr().err

@@ -665,6 +665,10 @@ CLAUSES: tuple[Clause, ...] = (
         "H only: hyp/indirect_messaging.c `ffa_indirect_msg_recv`",
         strength=IMPL_DEF,
         impl_defined="Hafnium only, not confirmed on the real build: a candidate for MUST once confirmed",
+        untestable=(
+            "a pending enabled virtual interrupt of a secondary needs calls outside this profile "
+            "(Hafnium's own interrupt enable, a timer or an SGI source)"
+        ),
     ),
     Clause(
         "WAIT-10",

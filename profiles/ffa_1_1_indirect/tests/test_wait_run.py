@@ -5,7 +5,7 @@ returns FFA_MSG_WAIT_32 (WAIT-6); with a message whose RX-full notification is p
 returns at once with FFA_RUN_32 (WAIT-3). The w1 of that FFA_RUN_32 (WAIT-7) and what a wait does
 to a buffer already read (WAIT-5, WAIT-8) are Hafnium's choices, tested apart. Not observable
 through the protocol: WAIT-9 (a pending enabled virtual interrupt: no FF-A call of this profile
-raises or enables one; its test only says so, as SKIP) and RUN-1's BUSY (a vCPU running on another
+raises or enables one; the clause registry marks it untestable) and RUN-1's BUSY (a vCPU running on another
 physical CPU: the primary is the only caller).
 """
 
@@ -181,15 +181,6 @@ def test_wait_on_a_read_message_returns_at_once(boot):
         (0x84000060, 0xFFFFFFFA),
         note,
         clause="WAIT-8",
-    )
-
-
-@pytest.mark.impl_defined
-@pytest.mark.clause("WAIT-9")
-def test_wait_with_pending_interrupt():
-    pytest.skip(
-        "WAIT-9 is not observable through this suite's protocol: making a virtual interrupt pending and enabled for "
-        "a secondary needs calls outside this profile (Hafnium's own interrupt enable, a timer or SGI source)"
     )
 
 
