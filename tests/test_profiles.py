@@ -317,7 +317,7 @@ def test_profile_all_runs_each_profile_in_turn(monkeypatch: pytest.MonkeyPatch, 
         calls.append(cmd)
         return subprocess.CompletedProcess(cmd, 1 if "hafnium-2019-03" in cmd else 0)
 
-    monkeypatch.setattr(cli.subprocess, "run", fake_run)
+    monkeypatch.setattr(subprocess, "run", fake_run)
     code = cli.main(["--profile", "all", "-n", "2", "--json", "out/s.json", "--report=r.html", "-q", "--", "-x"])
     assert code == 1
     assert [cmd[cmd.index("--profile") + 1] for cmd in calls] == profiles.names()

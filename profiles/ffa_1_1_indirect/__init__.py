@@ -7,11 +7,12 @@ FFA_PARTITION_INFO_GET and the RX-buffer-full notification. Results are x0..x7 (
 FFA_ERROR with a code in w2); x8..x17 are preserved. Where Hafnium departs from the FF-A
 specification as cited the clause is implementation-defined and reported as a DEVIATION (§14).
 
-Read in this order: ``spec.md`` (the normative text), ``clauses.py``, ``abi.py``, ``decode.py``,
-``hv.py`` (the calls by name), ``core.py`` (the reference's answer to each call: the bundled
-reference boots this profile). What is not yet:
-guest programs, the conformance tests (``tests/``), ``checks.py`` / ``model.py``, the mutant
-catalogue and the QEMU facts.
+Read in this order: ``spec.md`` (the normative text), ``clauses.py`` (every row, MUST or wholly
+IMPL-DEF), ``abi.py``, ``decode.py``, ``hv.py`` (the calls by name), ``programs.py`` +
+``programs/`` (the FF-A guest library) and ``guests.py``, ``checks.py`` / ``msg_checks.py``,
+``tests/`` (one file per section, every ordered pair, the worked examples), ``core.py`` (the
+reference's answer to each call), ``model.py`` + ``scenarios.py``, ``mutants.py`` (the wrong
+builds and the specification-behaviour controls), ``qemu.py`` (real 21bfbdc1 images).
 """
 
 from __future__ import annotations
@@ -36,4 +37,6 @@ PROFILE = Profile(
     call_name=decode.call_name,
     message=decode.message,
     core=f"{__name__}.core",
+    mutants=f"{__name__}.mutants",
+    qemu=f"{__name__}.qemu",
 )
