@@ -19,11 +19,19 @@ PROFILES = ("hf-ci", "hf-long")
 
 
 def register() -> bool:
-    """Register the profiles (idempotent); False when Hypothesis is not installed."""
+    """Register the profiles once (a profile registered already is kept: e.g. the self-test's
+    ``hf-ci`` without shrinking); False when Hypothesis is not installed."""
     try:
         from hypothesis import HealthCheck, Phase, settings
+        from hypothesis.errors import InvalidArgument
     except ImportError:
         return False
+    try:
+        for name in PROFILES:
+            settings.get_profile(name)
+        return True
+    except InvalidArgument:
+        pass
     quiet = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
     # No "explain" phase: it re-runs a failing scenario hundreds of times, each a booted system.
     phases = (Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink)

@@ -39,6 +39,7 @@ from typing import Any
 import pytest
 
 import profiles
+from conformance import outcomes
 
 CONTROL_BUILD = "reference"
 BAD = ("FAIL", "TIMEOUT", "ERROR")
@@ -67,6 +68,9 @@ class RunResult:
     failed_clauses: list[str] = field(default_factory=list)
     #: The MUST clauses the report blamed (FAIL or TIMEOUT), to compare with ``intended``.
     blamed: list[str] = field(default_factory=list)
+    #: The clauses reported DEVIATION (an implementation-defined part or clause the build does its
+    #: own way): what a specification-behaviour control is expected to show, never a kill.
+    deviations: list[str] = field(default_factory=list)
     failed_tests: int = 0
     example: str = ""
     seconds: float = 0.0
@@ -116,9 +120,7 @@ def _env() -> dict[str, str]:
     return env
 
 
-def suite_command(
-    hv: str, json_path: str | None, extra: Sequence[str] = (), profile: str = profiles.DEFAULT
-) -> list[str]:
+def suite_command(hv: str, json_path: str | None, extra: Sequence[str] = (), profile: str = profiles.DEFAULT) -> list[str]:
     """The pytest command line of one self-test suite run against ``hv`` (JSON summary optional)."""
     return [
         sys.executable,
@@ -203,6 +205,8 @@ def summarise(report: Mapping[str, Any], result: RunResult) -> None:
     """Fill ``result`` from a ``--conformance-json`` report."""
     result.failed_clauses = [c["id"] for c in report.get("clauses", []) if c.get("status") in BAD]
     result.blamed = [c["id"] for c in report.get("clauses", []) if c.get("status") in BLAME]
+    rows = (*report.get("clauses", []), *report.get("impl_defined", []))
+    result.deviations = list(dict.fromkeys(c["id"] for c in rows if c.get("status") == outcomes.DEVIATION))
     failing = [t for t in report.get("tests", []) if t.get("outcome") in BAD and not t.get("impl_defined")]
     result.failed_tests = len(failing)
     if failing:
@@ -360,7 +364,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 pool.map(lambda t: run_one(t[0], t[1], t[2], extra, timeout=args.timeout, profile=profile.name), todo)
             )
         for r in control_runs:
-            print(f"{r.name}: {r.status} ({r.failed_tests} failing tests, {r.seconds:.1f} s) {r.example or r.detail}")
+            deviations = f"; DEVIATION: {', '.join(r.deviations)}" if r.deviations else ""
+            print(f"{r.name}: {r.status} ({r.failed_tests} failing tests, {r.seconds:.1f} s){deviations} {r.example or r.detail}")
         if any(r.status != "passed" or r.detail for r in control_runs):
             print("selftest: a control build does not pass the suite; mutant results would mean nothing", file=sys.stderr)
             _write_json(args.json, control_runs, [], time.monotonic() - started, jobs, args.deterministic)
@@ -392,8 +397,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             minutes, seconds = divmod(round((time.monotonic() - mutants_started) / n * (len(names) - n)), 60)
             blamed = ",".join(r.blamed) or "-"
             print(
-                f"  [{n}/{len(names)}, ETA {minutes}:{seconds:02d}] {name}: {r.status},"
-                f" blamed {blamed} ({r.seconds:.1f} s)",
+                f"  [{n}/{len(names)}, ETA {minutes}:{seconds:02d}] {name}: {r.status}, blamed {blamed} ({r.seconds:.1f} s)",
                 flush=True,
             )
         return r

@@ -147,6 +147,11 @@ def test_summarise_counts_must_failures_only() -> None:
     clean = selftest.RunResult("c", "hv")
     selftest.summarise({"clauses": [{"id": "SEND-1", "status": "PASS"}], "tests": []}, clean)
     assert clean.status == "passed"
+    # A specification-behaviour control: passes (no MUST failure), its deviations named.
+    control = selftest.RunResult("spec", "hv")
+    deviating = {"clauses": [{"id": "SEND-1", "status": "PASS"}], "impl_defined": [{"id": "VM-3", "status": "DEVIATION"}]}
+    selftest.summarise({**deviating, "tests": []}, control)
+    assert (control.status, control.deviations) == ("passed", ["VM-3"])
 
 
 def test_selftest_lists_the_catalogue(capsys: pytest.CaptureFixture[str]) -> None:
@@ -204,8 +209,11 @@ def test_precision_and_recall() -> None:
         r.blamed = blamed
         return r
 
-    exact, half, none, wrong = run(["SEND-6"], ("SEND-6",)), run(["SEND-6", "CLR-1"], ("SEND-6",)), run([], ("CLR-1",)), run(
-        ["VM-2"], ("CLR-1",)
+    exact, half, none, wrong = (
+        run(["SEND-6"], ("SEND-6",)),
+        run(["SEND-6", "CLR-1"], ("SEND-6",)),
+        run([], ("CLR-1",)),
+        run(["VM-2"], ("CLR-1",)),
     )
     assert (exact.precision, half.precision, none.precision, wrong.precision) == (1.0, 0.5, None, 0.0)
     assert (exact.recalled, half.recalled, none.recalled, wrong.recalled) == (True, True, False, False)

@@ -961,3 +961,20 @@ def test_a_failing_foundation_blocks_the_failures_above_it() -> None:
     # A foundation blamed only on the way (not in a test of its own) blocks nothing.
     other = report.aggregate([_result("t.py::test_x", ("RECV-4", "ID-6"), "FAIL", ("ID-6", "RECV-4"))], "b")
     assert {r.clause.id: r.status for r in other.must if r.status != "NOT RUN"} == {"RECV-4": "FAIL", "ID-6": "FAIL"}
+
+
+def test_budgets_register_keeps_a_profile_already_registered() -> None:
+    """``budgets.register`` runs again in every ``hf_settings``; it must not undo the self-test's
+    ``hf-ci`` (no shrinking: a mutant needs a verdict, not a minimal example)."""
+    from hypothesis import Phase, settings
+
+    from conformance import budgets
+
+    assert budgets.register()
+    original = settings.get_profile("hf-ci")
+    try:
+        settings.register_profile("hf-ci", parent=original, phases=[Phase.explicit, Phase.generate])
+        assert budgets.register()
+        assert Phase.shrink not in settings.get_profile("hf-ci").phases
+    finally:
+        settings.register_profile("hf-ci", parent=original)
