@@ -88,17 +88,18 @@ def expect_sent(what: str, sent: int | str, *, refused: ClauseArg = None) -> Non
     expect(what, sent, 0, note, clause=clause)
 
 
-def expect_message(what: str, response: int, expected: int, *, refused: ClauseArg = None) -> None:
+def expect_message(what: str, response: int, expected: int, *, refused: ClauseArg = None, arrived: bool = False) -> None:
     """A run that ends in a secondary's successful send: MESSAGE ``expected`` (RUN-8). A WAKE_UP
     (code 4) or an earlier revision's code in its place is RUN-8's wrong value too.
 
     ``refused``: the rule that makes this send succeed (e.g. CLR-3 for a send after the primary's
     clear). A response that is no MESSAGE at all but the secondary's own next stop (its wfi
     0xFFFFFFFFFFFFFF02, a YIELD 0x1, a blocking receive 0xFFFFFFFFFFFFFF03) says the send was
-    refused (-1, no switch): counted against ``refused`` when given.
+    refused (-1, no switch): counted against ``refused`` when given -- unless ``arrived``: the
+    caller saw the message at its recipient (the send succeeded), so the missing MESSAGE is RUN-8's.
     """
     went_on = response in (0xFFFF_FFFF_FFFF_FF02, 0x1, 0xFFFF_FFFF_FFFF_FF03)
-    clause = refused if went_on and refused else "RUN-8"
+    clause = refused if went_on and refused and not arrived else "RUN-8"
     expect(what, response, expected, "RUN-8: MESSAGE = 5 | recipient << 16 | size << 32 (size: to the primary)", clause=clause)
 
 
@@ -143,17 +144,37 @@ def expect_yields(what: str, response: int, clause: ClauseArg) -> None:
     expect(what, response, 0x1, "RUN-6: YIELD", clause=clause if switched else "RUN-6")
 
 
-def expect_notified(hv: Hv, vm: int, what: str, response: int, waiters: list[int]) -> None:
+def _still_full(hv: Hv, vm: int) -> bool:
+    """Whether VM ``vm``'s mailbox is not empty, asked only where a check already failed: a
+    secondary's by the primary's send (SEND-5 refuses a mailbox that is not empty), the
+    primary's by its clear (1: still read, with the waiters the test queued; CLR-3)."""
+    return hv.clear() == 1 if vm == 0 else hv.send(vm, 0, 0) == ERR
+
+
+def expect_notified(hv: Hv, vm: int, what: str, response: int, waiters: list[int], *, emptied: ClauseArg = None) -> None:
     """A run of VM ``vm`` whose configure or clear of a read mailbox finds ``waiters``: NOTIFY_WAITERS
     0x6 (RUN-9), then WAITER_GET(vm) returns them in order and -1 (WAIT-1).
 
     The waiters are fetched before the response is judged: a run without NOTIFY_WAITERS whose
     mailbox has no waiter at all says the notify send queued none (SEND-5); with the waiter there,
-    the missing NOTIFY_WAITERS is RUN-9's."""
+    the missing NOTIFY_WAITERS is RUN-9's. ``emptied``: the rule that left the mailbox empty
+    (CLR-3 after a clear): WAIT-1 hands out waiters of an empty mailbox only, so no waiter from a
+    mailbox that is still not empty counts against that rule."""
     got = [hv.waiter_get(vm) for _ in range(len(waiters) + 1)]
     if response != 0x6:
         clause = "SEND-5" if got[0] == ERR else "RUN-9"
         expect(what, response, 0x6, "RUN-9: NOTIFY_WAITERS", clause=clause)
+    _expect_waiters_got(hv, vm, got, waiters, emptied)
+
+
+def _expect_waiters_got(hv: Hv, vm: int, got: list[int], waiters: list[int], emptied: ClauseArg) -> None:
+    if got != [*waiters, ERR] and waiters and got[0] == ERR and emptied and _still_full(hv, vm):
+        raise ConformanceFailure(
+            f"VM {vm}'s mailbox after its clear (no waiter handed out: waiter_get({vm}) -1)",
+            "empty",
+            "not empty (still read)",
+            clause=emptied,
+        )
     expect(f"waiter_get({vm}) x {len(got)}", got, [*waiters, ERR], "WAIT-1: the waiters in FIFO order, then -1", clause="WAIT-1")
 
 
@@ -165,11 +186,15 @@ def expect_primary_notified(hv: Hv, what: str, result: int, clause: ClauseArg, w
     got = [hv.waiter_get(0) for _ in range(len(waiters) + 1)]
     if result != 1:
         expect(what, result, 1, "1: the primary has waiters to wake", clause="SEND-5" if got[0] == ERR else clause)
-    expect(f"waiter_get(0) x {len(got)}", got, [*waiters, ERR], "WAIT-1: the waiters in FIFO order, then -1", clause="WAIT-1")
+    _expect_waiters_got(hv, 0, got, waiters, clause if clause == "CLR-3" else None)
 
 
-def expect_waiters(hv: Hv, vm: int, waiters: list[int], *, clause: ClauseArg = "WAIT-1") -> None:
-    """HF_MAILBOX_WAITER_GET(vm) returns ``waiters`` in order (FIFO), then -1."""
+def expect_waiters(hv: Hv, vm: int, waiters: list[int], *, clause: ClauseArg = "WAIT-1", emptied: ClauseArg = None) -> None:
+    """HF_MAILBOX_WAITER_GET(vm) returns ``waiters`` in order (FIFO), then -1. ``emptied``: as in
+    :func:`expect_notified` (none handed out from a mailbox still not empty: that rule's failure)."""
     for i, w in enumerate(waiters):
-        expect(f"waiter_get({vm}) #{i}", hv.waiter_get(vm), w, "WAIT-1: the first waiter, FIFO", clause=clause)
+        got = hv.waiter_get(vm)
+        if i == 0 and got == ERR and emptied and _still_full(hv, vm):
+            raise ConformanceFailure(f"VM {vm}'s mailbox after its clear", "empty", "not empty (still read)", clause=emptied)
+        expect(f"waiter_get({vm}) #{i}", got, w, "WAIT-1: the first waiter, FIFO", clause=clause)
     expect(f"waiter_get({vm}) after {len(waiters)} waiter(s)", hv.waiter_get(vm), ERR, "WAIT-1: no more waiters", clause=clause)

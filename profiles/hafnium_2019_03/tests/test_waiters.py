@@ -150,7 +150,11 @@ def test_ready_list_one_entry_per_pair(boot):
         else:
             expect("round 1: run(1, 0): VM 1 resumes; wfi", hv.run(1, clause="RUN-5"), 0xFFFF_FFFF_FFFF_FF02, clause="RUN-5")
     expect("writable_get: VM 1", hv.writable_get(), 1, clause="WAIT-2")
-    expect("writable_get again: VM 1 was on the ready list once", hv.writable_get(), ERR, clause="WAIT-1")
+    again = hv.writable_get()
+    if again != ERR:
+        # Twice on the list (WAIT-1) ends after a second read; an entry never removed (WAIT-2) not.
+        clause = "WAIT-2" if hv.writable_get() == again else "WAIT-1"
+        expect("writable_get again: VM 1 was on the ready list once", again, ERR, clause=clause)
 
 
 @pytest.mark.clause("WAIT-2")
@@ -248,4 +252,4 @@ def test_notify_waiters_leaves_the_secondary_ready(boot):
     expect("run(1, 0): VM 1 receives and clears: NOTIFY_WAITERS", hv.run(1, clause="RUN-9"), 0x6, clause="RUN-9")
     expect("run(1, 0): VM 1 resumes at once; wfi", hv.run(1, clause="RUN-9"), 0xFFFF_FFFF_FFFF_FF02, clause="RUN-5")
     expect("VM 1's clear returned 0 (after NOTIFY_WAITERS)", x0_of(hv, 1, 3), 0, clause="RUN-9")
-    expect_waiters(hv, 1, [0])
+    expect_waiters(hv, 1, [0], emptied="CLR-3")
