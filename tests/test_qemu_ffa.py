@@ -11,12 +11,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from test_qemu_backend import need_qemu
 
 from conformance.backends import cpio, fdt
 from conformance.backends import qemu as qb
 from conformance.protocol import GuestVM
 from profiles.ffa_1_1_indirect import qemu as era_mod
-from tests.test_qemu_backend import need_qemu
 
 # ------------------------------------------------------------------------------------------------
 # fdt: the format's bytes
