@@ -14,6 +14,7 @@ import argparse
 import subprocess
 import sys
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 
 import profiles
@@ -133,6 +134,17 @@ def _per_profile(path: str, name: str) -> str:
     return str(p.with_name(f"{p.stem}.{name}{p.suffix}"))
 
 
+def _python() -> list[str]:
+    """The interpreter for a per-profile run. Installed (the usual case): ``-P`` keeps the current
+    directory off ``sys.path``, or pytest, finding the packages there, warns that it cannot
+    rewrite their asserts; from a source tree that is not installed the directory must stay."""
+    try:
+        metadata.distribution("hafnium-conformance")
+    except metadata.PackageNotFoundError:
+        return [sys.executable]
+    return [sys.executable, "-P"]
+
+
 def run_all_profiles(argv: Sequence[str]) -> int:
     """``--profile all``: the suite once per registered profile, in turn, each in its own process
     (one pytest session each), report files named per profile; then one line per profile. The
@@ -160,7 +172,7 @@ def run_all_profiles(argv: Sequence[str]) -> int:
                 a = f"{option}={_per_profile(value, name)}"
             own.append(a)
         print(f"hfconform: == profile {name} ==", flush=True)
-        code = subprocess.run([sys.executable, "-m", "conformance.cli", "--profile", name, *own], check=False).returncode
+        code = subprocess.run([*_python(), "-m", "conformance.cli", "--profile", name, *own], check=False).returncode
         results.append((name, code))
     print("hfconform: " + "; ".join(f"{name}: exit {code}" for name, code in results))
     return max(code for _, code in results)
