@@ -8,6 +8,12 @@ behaviours are there; a real ``hafnium-2018-10`` build is not offered this profi
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from conformance import plugin
@@ -79,3 +85,34 @@ def test_mutant_boots(name: str) -> None:
         assert session.call(0xFF01).regs
     finally:
         session.close()
+
+
+AS_2018 = '''
+from reference_hv.build import ReferenceBuild
+from profiles.hafnium_2019_03.core import Core
+
+
+class Build(ReferenceBuild):
+    """The hafnium-2019-03 reference core, claiming to implement hafnium-2018-10."""
+
+    profiles = frozenset({"hafnium-2018-10"})
+
+    def __init__(self) -> None:
+        super().__init__(core_class=Core)
+'''
+
+
+def test_a_2019_build_judged_as_2018_fails_with_a_clear_verdict(tmp_path: Path) -> None:
+    """The other direction: a build that does this profile's ABI but claims hafnium-2018-10 fails
+    the 2018 suite at its foundation, ID-1 (0xff00 is VM_GET_ID here, HF_VCPU_RUN there)."""
+    (tmp_path / "as2018.py").write_text(AS_2018)
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    out = tmp_path / "out.json"
+    cmd = [sys.executable, "-P", "-m", "conformance.cli", "--hv", "as2018:Build", "--clause", "ID-1", "--json", str(out)]
+    done = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert done.returncode == 1, done.stdout + done.stderr
+    report = json.loads(out.read_text())
+    assert report["profile"] == "hafnium-2018-10"
+    assert {c["id"]: c["status"] for c in report["clauses"]}["ID-1"] == "FAIL"
+    failed = [t for t in report["tests"] if t["outcome"] == "FAIL"]
+    assert failed and all(t["blamed"] == ["ID-1"] for t in failed if "test_ids.py" in t["nodeid"])
