@@ -23,6 +23,7 @@ from profiles.ffa_1_1_indirect.core import Core
 from profiles.ffa_1_1_indirect.guests import script
 from profiles.ffa_1_1_indirect.programs import setup
 from reference_hv.build import ReferenceBuild
+from reference_hv.catalogue import MutantBuild
 
 NAMES = sorted(mutants.CATALOGUE)
 CONTROLS = sorted(mutants.CONTROLS)
@@ -41,7 +42,7 @@ NO_CONTROL = {
 UNTARGETED: dict[str, str] = {}
 
 
-def _build(name: str) -> mutants.MutantBuild:
+def _build(name: str) -> MutantBuild:
     return mutants.CATALOGUE[name] if name in mutants.CATALOGUE else mutants.CONTROLS[name]
 
 

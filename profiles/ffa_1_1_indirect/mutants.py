@@ -48,10 +48,9 @@ Left out, because no test through the build protocol can observe them:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any
 
-from conformance.protocol import SystemConfig
 from profiles.ffa_1_1_indirect import abi
 from profiles.ffa_1_1_indirect.core import (
     BUSY,
@@ -69,96 +68,22 @@ from profiles.ffa_1_1_indirect.core import (
     Vm,
     answer,
 )
-from reference_hv.build import ReferenceBuild
+from reference_hv.catalogue import Catalogue, MutantBuild
 from reference_hv.core_api import Answer
 from reference_hv.machine import X_REGS
-from reference_hv.system import Return, System, VMSpec
+from reference_hv.system import Return, System
 
-#: A machine-level mutant: installs its interceptors on a freshly booted system.
-Intercept = Callable[[System], None]
-
-
-class MutantBuild(ReferenceBuild):
-    """The reference with one deviation: a different core, or interceptors."""
-
-    def __init__(
-        self,
-        mutant: str,
-        description: str,
-        clauses: tuple[str, ...],
-        *,
-        core_class: type[Core] = Core,
-        intercept: Intercept | None = None,
-        config_transform: Callable[[SystemConfig], SystemConfig] | None = None,
-        trace: bool = False,
-    ) -> None:
-        # No hypercall trace by default: a mutant often leaves a guest spinning on a failing call.
-        super().__init__(core_class=core_class, trace=trace)
-        self.name = f"mutant:{mutant}"
-        self.mutant = mutant
-        self.description = description
-        #: The clauses the deviation breaks (for a control: the DEVIATION clause it reports).
-        self.clauses = clauses
-        self.core_class = core_class
-        self.intercept = intercept
-        self.config_transform = config_transform
-
-    def system(self, secondaries: Sequence[VMSpec] = (), **options: Any) -> System:
-        system = super().system(secondaries, **options)
-        if self.intercept is not None:
-            self.intercept(system)
-        return system
-
-    def boot(self, config: SystemConfig) -> System:
-        if self.config_transform is not None:
-            config = self.config_transform(config)
-        return super().boot(config)
-
-    def __repr__(self) -> str:
-        return f"<MutantBuild {self.mutant} ({', '.join(self.clauses)})>"
-
-
+_CATALOGUE = Catalogue(Core)
 #: Every mutant by name; also module attributes (``--hv profiles.ffa_1_1_indirect.mutants:NAME``).
-CATALOGUE: dict[str, MutantBuild] = {}
+CATALOGUE: dict[str, MutantBuild] = _CATALOGUE.mutants
 #: Builds that must pass every MUST clause: the specification's side of each DEVIATION clause.
-CONTROLS: dict[str, MutantBuild] = {}
-
-M = TypeVar("M", type[Core], Intercept)
-
-
-def _register(table: dict[str, MutantBuild], name: str, clauses: str, description: str) -> Callable[[M], M]:
-    def register(obj: M) -> M:
-        if name in CATALOGUE or name in CONTROLS:
-            raise ValueError(f"duplicate mutant {name!r}")
-        ids = tuple(c.strip() for c in clauses.split(","))
-        if isinstance(obj, type):
-            if not issubclass(obj, Core):
-                raise TypeError(f"mutant {name!r}: {obj.__name__} is not a Core subclass")
-            table[name] = MutantBuild(name, description, ids, core_class=obj)
-        else:
-            table[name] = MutantBuild(name, description, ids, intercept=obj)
-        return obj
-
-    return register
-
-
-def mutant(name: str, clauses: str, description: str) -> Callable[[M], M]:
-    """Register the decorated Core subclass, or interceptor-installing function, as the mutant
-    ``name`` breaking ``clauses`` (MUST clauses: the suite must fail one of them)."""
-    return _register(CATALOGUE, name, clauses, description)
-
-
-def control(name: str, clauses: str, description: str) -> Callable[[M], M]:
-    """Register a build that follows the specification where Hafnium deviates (``clauses``: the
-    DEVIATION clauses it reports): it must pass every MUST clause."""
-    return _register(CONTROLS, name, clauses, description)
+CONTROLS: dict[str, MutantBuild] = _CATALOGUE.controls
+mutant = _CATALOGUE.mutant
+control = _CATALOGUE.control
 
 
 def __getattr__(name: str) -> MutantBuild:
-    try:
-        return CATALOGUE[name] if name in CATALOGUE else CONTROLS[name]
-    except KeyError:
-        raise AttributeError(f"module {__name__!r} has no mutant {name!r}") from None
+    return _CATALOGUE.lookup(__name__, name)
 
 
 # =============================================================================================

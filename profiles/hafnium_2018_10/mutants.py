@@ -33,100 +33,31 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
 
 from conformance.protocol import SystemConfig
 from guest_asm import layout
 from profiles.hafnium_2018_10 import abi
 from profiles.hafnium_2018_10.core import ERR, ERR_ANSWER, FUNCTION_MASK, U32, Core, MailboxState, Vcpu, VcpuState, Vm
-from reference_hv.build import ReferenceBuild
+from reference_hv.catalogue import Catalogue, MutantBuild, Transform
 from reference_hv.core_api import Answer, CopyFn, VmLayout
 from reference_hv.machine import X_REGS
-from reference_hv.system import Return, System, Trap, VMSpec
+from reference_hv.system import Return, System, Trap
 
 WFI_RESPONSE = abi.run_response(abi.HF_VCPU_RUN_WAIT_FOR_INTERRUPT)
 YIELD_RESPONSE = abi.run_response(abi.HF_VCPU_RUN_YIELD)
 
-#: A machine-level mutant: installs its interceptors on a freshly booted system.
-Intercept = Callable[[System], None]
-
-
-class MutantBuild(ReferenceBuild):
-    """The reference with one deviation: a different core, interceptors, or boot configuration."""
-
-    def __init__(
-        self,
-        mutant: str,
-        description: str,
-        clauses: tuple[str, ...],
-        *,
-        core_class: type[Core] = Core,
-        intercept: Intercept | None = None,
-        config_transform: Callable[[SystemConfig], SystemConfig] | None = None,
-        trace: bool = False,
-    ) -> None:
-        # No hypercall trace by default: a mutant often leaves a guest spinning on a failing call,
-        # and millions of trace events cost minutes and gigabytes (the verdicts do not use it).
-        super().__init__(core_class=core_class, trace=trace)
-        self.name = f"mutant:{mutant}"
-        self.mutant = mutant
-        self.description = description
-        #: The clauses the deviation breaks (spec IDs, e.g. ``("SEND-1",)``).
-        self.clauses = clauses
-        self.core_class = core_class
-        self.intercept = intercept
-        self.config_transform = config_transform
-
-    def system(self, secondaries: Sequence[VMSpec] = (), **options: Any) -> System:
-        system = super().system(secondaries, **options)
-        if self.intercept is not None:
-            self.intercept(system)  # before any secondary runs: only the driver ran, to its first hand-back
-        return system
-
-    def boot(self, config: SystemConfig) -> System:
-        if self.config_transform is not None:
-            config = self.config_transform(config)
-        return super().boot(config)
-
-    def __repr__(self) -> str:
-        return f"<MutantBuild {self.mutant} ({', '.join(self.clauses)})>"
-
-
+_CATALOGUE = Catalogue(Core)
 #: Every mutant by name; also module attributes (``--hv profiles.hafnium_2018_10.mutants:NAME``).
-CATALOGUE: dict[str, MutantBuild] = {}
-
-M = TypeVar("M", type[Core], Intercept)
-
-
-def mutant(name: str, clauses: str, description: str) -> Callable[[M], M]:
-    """Register the decorated Core subclass, or interceptor-installing function, as the mutant
-    ``name`` breaking ``clauses``."""
-
-    def register(obj: M) -> M:
-        if name in CATALOGUE:
-            raise ValueError(f"duplicate mutant {name!r}")
-        ids = tuple(c.strip() for c in clauses.split(","))
-        if isinstance(obj, type):
-            if not issubclass(obj, Core):
-                raise TypeError(f"mutant {name!r}: {obj.__name__} is not a Core subclass")
-            CATALOGUE[name] = MutantBuild(name, description, ids, core_class=obj)
-        else:
-            CATALOGUE[name] = MutantBuild(name, description, ids, intercept=obj)
-        return obj
-
-    return register
+CATALOGUE: dict[str, MutantBuild] = _CATALOGUE.mutants
+mutant = _CATALOGUE.mutant
 
 
-def _register_config(name: str, clauses: str, description: str, transform: Callable[[SystemConfig], SystemConfig]) -> None:
-    ids = tuple(c.strip() for c in clauses.split(","))
-    CATALOGUE[name] = MutantBuild(name, description, ids, config_transform=transform)
+def _register_config(name: str, clauses: str, description: str, transform: Transform) -> None:
+    _CATALOGUE.config(name, clauses, description, transform)
 
 
 def __getattr__(name: str) -> MutantBuild:
-    try:
-        return CATALOGUE[name]
-    except KeyError:
-        raise AttributeError(f"module {__name__!r} has no mutant {name!r}") from None
+    return _CATALOGUE.lookup(__name__, name)
 
 
 # =============================================================================================
