@@ -486,7 +486,7 @@ def terminal_lines(summary: Summary, width: int = 120) -> list[tuple[str, str]]:
             text = f"failed where a failing {', '.join(row.blocked_by)} (fix first) makes it unjudged"
         out.append((prefix + _clip(text, max(20, width - len(prefix) - 1)), row.status))
     t = summary.totals()
-    out.append(("* = implementation-defined part of the clause (never a MUST failure)", ""))
+    out.append(("* = implementation-defined: the clause, or a part of it (never a MUST failure)", ""))
     out.append((_totals_line(f"MUST clauses [{summary.build}]", t["must"], len(summary.must)), ""))
     out.append((_totals_line("implementation-defined", t["impl_defined"], len(summary.impl)), ""))
     out.append((_totals_line("tests", t["tests"], len(summary.tests)), ""))
