@@ -20,6 +20,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import importlib.metadata
+import math
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +31,7 @@ import pytest
 import profiles
 from conformance import about, outcomes, report
 from conformance.outcomes import ConformanceFailure
-from conformance.protocol import Build, BuildError, TraceRecord, build_profiles, trace_records
+from conformance.protocol import Build, BuildError, TraceRecord, build_profiles, build_randomised, trace_records
 from conformance.waivers import WaiverError, Waivers
 from conformance.waivers import load as load_waivers
 from profiles import Profile
@@ -554,22 +555,30 @@ def boot(request: pytest.FixtureRequest, hv_build: Build) -> Iterator[Callable[.
 
 
 @pytest.fixture
-def hf_settings(request: pytest.FixtureRequest) -> Callable[..., Any]:
+def hf_settings(request: pytest.FixtureRequest, hv_build: Build) -> Callable[..., Any]:
     """``hf_settings(max_examples=..., ...)``: a randomised test's Hypothesis budget.
 
     Without ``--hypothesis-profile`` the keyword arguments (over ``hf-ci``, see
-    :mod:`conformance.budgets`) are the budget; with one (``hf-long``, or any other), it decides.
+    :mod:`conformance.budgets`) are the budget, scaled by the build's share
+    (:func:`conformance.protocol.build_randomised`: below 1, fewer examples and steps, and a failing
+    example is reported unshrunk); with a profile (``hf-long``, or any other), it decides.
     """
-    from hypothesis import settings
+    from hypothesis import Phase, settings
 
     from conformance import budgets
 
     budgets.register()
+    share = build_randomised(hv_build)
 
     def make(**ci: Any) -> settings:
         if request.config.getoption("hypothesis_profile", None):
             return settings()
-        return settings(settings.get_profile("hf-ci"), **ci)
+        base = settings.get_profile("hf-ci")
+        if share < 1:
+            for key in ("max_examples", "stateful_step_count"):
+                ci[key] = max(1, math.ceil(ci.get(key, getattr(base, key)) * share))
+            ci["phases"] = [p for p in base.phases if p is not Phase.shrink]
+        return settings(base, **ci)
 
     return make
 

@@ -146,6 +146,16 @@ class Build(Protocol):
     def boot(self, config: SystemConfig) -> Session: ...
 
 
+def build_randomised(build: object) -> float:
+    """The share of each randomised test's example budget a build asks for: its optional
+    ``randomised`` attribute (0 < share <= 1; default 1). Below 1 a failing example is reported as
+    found, not shrunk: a slow build (a real image under QEMU) needs the verdict, not a minimal example."""
+    share = getattr(build, "randomised", 1.0)
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 1:
+        raise BuildError(f"build {getattr(build, 'name', build)!r}: randomised must be a number in (0, 1], not {share!r}")
+    return float(share)
+
+
 def build_profiles(build: object) -> frozenset[str]:
     """The profiles a build implements: its ``profiles`` attribute, or the first profile when it has none."""
     declared = getattr(build, "profiles", None)

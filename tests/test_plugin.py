@@ -978,3 +978,35 @@ def test_budgets_register_keeps_a_profile_already_registered() -> None:
         assert Phase.shrink not in settings.get_profile("hf-ci").phases
     finally:
         settings.register_profile("hf-ci", parent=original)
+
+
+def test_a_build_scales_the_randomised_budgets(fake: pytest.Pytester) -> None:
+    """A build's ``randomised`` share (e.g. the QEMU backend's 0.25) scales every ``hf_settings``
+    budget and turns shrinking off; without it the budget is the test's own."""
+    fake.makepyfile(
+        slowbuild="""
+        from fakebuild import FakeBuild
+
+        class SlowBuild(FakeBuild):
+            randomised = 0.25
+
+        class WrongBuild(FakeBuild):
+            randomised = 2
+        """,
+        test_budget="""
+        import pytest
+        from hypothesis import Phase
+
+        @pytest.mark.clause("SEND-6")
+        def test_budget(hf_settings, hv_build):
+            budget = hf_settings(max_examples=25, stateful_step_count=30)
+            slow = getattr(hv_build, "randomised", 1) < 1
+            assert (budget.max_examples, budget.stateful_step_count) == ((7, 8) if slow else (25, 30))
+            assert (Phase.shrink in budget.phases) is not slow
+        """,
+    )
+    for build in ("fakebuild:FakeBuild", "slowbuild:SlowBuild"):
+        result = fake.runpytest(*PLUGIN, "--hv", build, "test_budget.py", "-p", "no:randomly")
+        assert result.ret == 0, result.stdout.str()
+    wrong = fake.runpytest(*PLUGIN, "--hv", "slowbuild:WrongBuild", "test_budget.py", "-p", "no:randomly")
+    wrong.stdout.fnmatch_lines(["*randomised must be a number in (0, 1], not 2*"])
