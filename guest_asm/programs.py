@@ -88,11 +88,16 @@ class Param:
 
 
 class Library:
-    """``.S`` programs found in ``dirs`` (earlier directories first), each text headed by ``header``."""
+    """``.S`` programs found in ``dirs`` (earlier directories first), each text headed by ``header``.
 
-    def __init__(self, dirs: Sequence[Path], header: str) -> None:
+    ``is_receive(x0)``: the profile's test of a Call the scripted secondary remembers as its last
+    receive (for ``reply`` and ``CopyRecv()``); none by default.
+    """
+
+    def __init__(self, dirs: Sequence[Path], header: str, is_receive: Callable[[int], bool] | None = None) -> None:
         self.dirs = tuple(dirs)
         self.header = header
+        self.is_receive = is_receive or _never
 
     def names(self) -> list[str]:
         """Every program, by name (file stem), sorted."""
@@ -130,16 +135,19 @@ class Library:
         _check_base(base)
         return _check_image(assemble(self.source(name, **values), base=base, name=f"{name}.S"))
 
-    def script_source(self, steps: Sequence[Step], is_receive: Callable[[int], bool]) -> str:
-        """The scripted secondary's text with ``steps`` as data; ``is_receive(x0)``: a Call whose
-        result the script remembers as the last receive (for ``reply`` and ``CopyRecv()``)."""
-        return self.header + self.prelude() + _fill_script(self.text("script"), list(steps), is_receive)
+    def encode_steps(self, steps: Sequence[Step]) -> list[list[str]]:
+        """Each step as its 8 quad expressions (see ``script.S``), END included."""
+        return encode_steps(steps, self.is_receive)
 
-    def build_script(self, steps: Sequence[Step], base: int, is_receive: Callable[[int], bool]) -> Image:
+    def script_source(self, steps: Sequence[Step]) -> str:
+        """The scripted secondary's self-contained text with ``steps`` as data."""
+        return self.header + self.prelude() + _fill_script(self.text("script"), list(steps), self.is_receive)
+
+    def build_script(self, steps: Sequence[Step], base: int) -> Image:
         """Assemble the scripted secondary at ``base`` (symbols ``script_steps``, ``script_step_<i>``,
         ``script_state``, ``script_args``, ``script_patterns``)."""
         _check_base(base)
-        return _check_image(assemble(self.script_source(steps, is_receive), base=base, name="script.S"))
+        return _check_image(assemble(self.script_source(steps), base=base, name="script.S"))
 
 
 @functools.cache

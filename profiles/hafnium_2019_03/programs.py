@@ -10,11 +10,9 @@ VM IDs are small, so the script's reply reads the sender from bits 15..0).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 from guest_asm import programs as shared
-from guest_asm.assembler import Image
 from guest_asm.programs import (
     RECV_PAGE,
     SEND_PAGE,
@@ -63,33 +61,21 @@ __all__ = [
     "source",
 ]
 
-LIBRARY = shared.Library([Path(__file__).with_name("programs"), shared.PROGRAM_DIR], abi.equ_source())
-names = LIBRARY.names
-params = LIBRARY.params
-source = LIBRARY.source
-build = LIBRARY.build
-
-
 def is_receive(x0: int) -> bool:
     """Whether ``x0`` selects HF_MAILBOX_RECEIVE (CALL-3 masking applied)."""
     return (x0 & 0xFFFF_FFFF & ~abi.FUNCTION_ID_IGNORED_BIT) == abi.HF_MAILBOX_RECEIVE
 
 
+LIBRARY = shared.Library([Path(__file__).with_name("programs"), shared.PROGRAM_DIR], abi.equ_source(), is_receive)
+names = LIBRARY.names
+params = LIBRARY.params
+source = LIBRARY.source
+build = LIBRARY.build
+encode_steps = LIBRARY.encode_steps
+script_source = LIBRARY.script_source
+build_script = LIBRARY.build_script
+
+
 def configure(send: Arg = SEND_PAGE, recv: Arg = RECV_PAGE, insn: str = "hvc #0") -> Call:
     """``Call(HF_VM_CONFIGURE, send, recv)`` with the library's pages by default."""
     return Call(abi.HF_VM_CONFIGURE, send, recv, insn=insn)
-
-
-def encode_steps(steps: Sequence[Step]) -> list[list[str]]:
-    """Each step as its 8 quad expressions (see ``script.S``), END included."""
-    return shared.encode_steps(steps, is_receive)
-
-
-def script_source(steps: Sequence[Step]) -> str:
-    """The scripted secondary's self-contained text with ``steps`` as data."""
-    return LIBRARY.script_source(steps, is_receive)
-
-
-def build_script(steps: Sequence[Step], base: int) -> Image:
-    """Assemble the scripted secondary at ``base``."""
-    return LIBRARY.build_script(steps, base, is_receive)
