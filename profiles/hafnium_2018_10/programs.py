@@ -60,6 +60,7 @@ __all__ = [
     "source",
 ]
 
+
 def is_receive(x0: int) -> bool:
     """Whether ``x0`` selects HF_MAILBOX_RECEIVE (CALL-3 masking applied)."""
     return (x0 & 0xFFFF_FFFF & ~abi.FUNCTION_ID_IGNORED_BIT) == abi.HF_MAILBOX_RECEIVE
