@@ -210,6 +210,18 @@ class _WaitForEvent:
 _WFE = _WaitForEvent()
 
 
+class _SliceSpent:
+    """A secondary spent its time slice on faults handed to it (``Core.inject_write_fault``): each
+    costs 1/:data:`INJECTED_FAULTS_PER_SLICE` of a slice, so a guest that faults again and again (its
+    handler retrying the store) is preempted like any other, never a storm inside one call."""
+
+
+_SLICE_SPENT = _SliceSpent()
+#: How many injected faults a time slice holds (Unicorn does not say how many instructions ran
+#: before a fault, so each is charged this share of the slice).
+INJECTED_FAULTS_PER_SLICE = 100
+
+
 class _InternalError:
     """A hook raised: a bug of the reference (or of an interceptor), never the guest's doing."""
 
@@ -221,7 +233,7 @@ class _InternalError:
 
 #: An Answer: a call the core answered with a switch or the end of the run (its x0 in
 #: ``System._call_x0``, to name it in the trace). None: the CPU stopped by itself.
-_Stop = Answer | Fault | _DriverReady | _WaitForEvent | _InternalError | None
+_Stop = Answer | Fault | _DriverReady | _WaitForEvent | _SliceSpent | _InternalError | None
 
 
 def _words(code: bytes, word: int, mask: int = 0xFFFF_FFFF) -> list[int]:
@@ -882,12 +894,14 @@ class System:
         core = self.core
         machines = self.machines
         time_slice, max_switches = self.time_slice, self.max_switches
+        slice_left = time_slice  # of the current vCPU's slice: less only after faults handed to it
+        fault_cost = max(1, time_slice // INJECTED_FAULTS_PER_SLICE)
         while True:
             vcpu = self._current
             vm_id, vcpu_idx = vcpu.vm_id, vcpu.index
             m = machines[vm_id]
             is_primary = vm_id == 0
-            count = budget if is_primary or budget < time_slice else time_slice
+            count = budget if is_primary or budget < slice_left else slice_left
             self._mem_fault = None
             status = m.run(count)
             stop = self._stop  # what a hook saw (None: the CPU stopped by itself)
@@ -896,7 +910,10 @@ class System:
                 stop = self._memory_fault(vcpu, status)
                 if self._injected(stop, status, m):
                     budget -= 1
-                    continue
+                    slice_left -= fault_cost
+                    if slice_left > 0:
+                        continue  # the vCPU goes on at its vector, in what is left of its time slice
+                    stop = _SLICE_SPENT  # a guest faulting again and again is preempted like any other
             answer: Answer | None = None
             why: str | None = None  # the switch's reason for the trace (None: the call that stopped the CPU)
             if stop is None:  # the CPU stopped by itself: a wfi, the end of the count, or a jump to UNTIL
@@ -924,6 +941,10 @@ class System:
                 self._log("note", vm_id, vcpu_idx, detail=f"wfe at PC {m.stopped_pc() - 4:#x}")
                 if self._wait_for_event is not None:
                     answer, why = self._wait_for_event(vm_id, vcpu_idx), "wfe"
+            elif stop is _SLICE_SPENT:
+                if self._tracing:
+                    self._raw.append(("preempt", vm_id, vcpu_idx, (), None, "time slice spent on injected faults"))
+                answer, why = core.preempted(vm_id, vcpu_idx), "time slice"
             elif stop is _DRIVER_READY:
                 return "driver"
             elif isinstance(stop, _InternalError):
@@ -944,6 +965,7 @@ class System:
                 if answer.next is not None:
                     self._switch(answer.next, why)
             switches += 1
+            slice_left = time_slice
             if budget <= 0 or switches > max_switches:
                 current = self._current
                 return self._timeout(current, machines[current.vm_id].pc, switches)

@@ -534,3 +534,41 @@ def test_wide_results_are_seven_registers() -> None:
         m = s.machines[0]
         with pytest.raises(ValueError):
             m.set_results(0, (1, 2, 3))
+
+
+#: Maps its RX/TX pair, points VBAR_EL1 at a table whose synchronous entry goes back to a store to
+#: its own RX buffer: every fault handed to it (MAP-5) faults again.
+FAULT_STORM = """
+_start:
+    movz x0, #0x0066
+    movk x0, #0xC400, lsl #16
+    adr x1, _start
+    add x2, x1, #0x11000
+    add x1, x1, #0x10000
+    mov x3, #1
+    hvc #0
+    adr x5, vectors
+    msr vbar_el1, x5
+    adr x6, _start
+    add x6, x6, #0x11000
+store:
+    str x0, [x6]
+    b store
+.balign 2048
+vectors:
+    .skip 0x200
+    b store
+"""
+
+
+def test_a_guest_faulting_again_and_again_is_preempted() -> None:
+    """Each fault handed to the guest costs a share of its time slice: a guest whose handler
+    retries the faulting store is preempted (FFA_INTERRUPT, RUN-3) like any other, so the call
+    returns at once instead of storming until the system's budget runs out."""
+    with System([VMSpec(FAULT_STORM, "storm.S")], profile="ffa-1.1-indirect") as system:
+        result = system.call(0x8400006D, 2 << 16)  # FFA_RUN(ID 2, vCPU 0)
+        assert result.completed, result.stop_reason()
+        assert result.regs[:2] == (0x84000062, 2 << 16)  # FFA_INTERRUPT, w1 = ID 2 << 16 | vCPU 0
+        assert system.faults == []  # handed to the guest: no fault of the system
+        again = system.call(0x8400006D, 2 << 16)
+        assert again.regs[0] == 0x84000062
