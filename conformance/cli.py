@@ -11,9 +11,11 @@ error, 5 no tests collected — said in words, too).
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
 
@@ -66,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--profile",
         metavar="NAME",
-        help=f"the ABI profile to judge (default {profiles.DEFAULT}; see --list-profiles); 'all': each in turn",
+        help=f"the ABI profile to judge (default {profiles.DEFAULT}; see --list-profiles); 'all': every one (at once with -n N)",
     )
     p.add_argument("--list-profiles", action="store_true", help="print the profiles this suite knows and exit")
     p.add_argument("--hv", metavar="SPEC", help="build under test: entry point name or module:attr (default: reference)")
@@ -145,10 +147,55 @@ def _python() -> list[str]:
     return [sys.executable, "-P"]
 
 
+def _workers(value: str | None) -> int:
+    """``-n``'s value as a number of processes (``auto``: the CPUs; absent or not a number: 1)."""
+    if value is None:
+        return 1
+    if value == "auto":
+        return os.cpu_count() or 1
+    try:
+        return max(1, int(value))
+    except ValueError:
+        return 1
+
+
+def _without_workers(args: list[str]) -> list[str]:
+    """``args`` without ``-n N`` / ``-nN`` (before a ``--``, which starts pytest's own arguments)."""
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a == "--":
+            return out + args[i:]
+        if a == "-n":
+            i += 2
+            continue
+        if a.startswith("-n") and len(a) > 2 and not a.startswith("--"):
+            i += 1
+            continue
+        out.append(a)
+        i += 1
+    return out
+
+
+def profile_workers(workers: int, count: int) -> int:
+    """The ``-n`` of each profile's run when ``--profile all`` has ``workers`` processes for
+    ``count`` profiles run side by side: a share of them when each gets two or more, else 0 (each
+    profile in one process; with fewer processes than profiles the system shares the CPUs)."""
+    share = workers // count
+    return share if share >= 2 else 0
+
+
 def run_all_profiles(argv: Sequence[str]) -> int:
-    """``--profile all``: the suite once per registered profile, in turn, each in its own process
-    (one pytest session each), report files named per profile; then one line per profile. The
-    exit status is the worst of theirs (0 only if every profile's run passed)."""
+    """``--profile all``: the suite once per registered profile, each in its own process (one
+    pytest session each), report files named per profile; then one line per profile. The exit
+    status is the worst of theirs (0 only if every profile's run passed).
+
+    Without ``-n`` (or ``-n 1``) the profiles run in turn, their output live. With ``-n N`` they
+    run side by side, their ``N`` processes shared out (:func:`profile_workers`): a profile's run
+    is start-up bound (a few seconds), so running profiles at once is what pays on a few cores,
+    not pytest-xdist inside each. Each profile's output is printed whole, in profile order, as
+    soon as it and the ones before it are done. The verdicts are those of the runs in turn."""
     ns, _ = build_parser().parse_known_args(argv)
     if ns.clause or ns.list_clauses:
         print("hfconform: --clause and --list-clauses need one profile, not --profile all", file=sys.stderr)
@@ -161,8 +208,18 @@ def run_all_profiles(argv: Sequence[str]) -> int:
             args.pop(0)
         elif not a.startswith("--profile="):
             rest.append(a)
-    results: list[tuple[str, int]] = []
-    for name in profiles.names():
+    names = profiles.names()
+    workers = _workers(ns.workers)
+    side_by_side = workers > 1 and len(names) > 1
+    if side_by_side:
+        rest = _without_workers(rest)
+        share = profile_workers(workers, len(names))
+        if share:
+            rest = ["-n", str(share), *rest]
+        if sys.stdout.isatty() and not any(a.startswith("--color") for a in rest):
+            rest = ["--color=yes", *rest]
+    commands: list[tuple[str, list[str]]] = []
+    for name in names:
         own = []
         for prev, a in zip(["", *rest[:-1]], rest, strict=True):
             option, eq, value = a.partition("=")
@@ -171,11 +228,30 @@ def run_all_profiles(argv: Sequence[str]) -> int:
             elif eq and option in REPORT_OPTIONS:
                 a = f"{option}={_per_profile(value, name)}"
             own.append(a)
-        print(f"hfconform: == profile {name} ==", flush=True)
-        code = subprocess.run([*_python(), "-m", "conformance.cli", "--profile", name, *own], check=False).returncode
-        results.append((name, code))
+        commands.append((name, [*_python(), "-m", "conformance.cli", "--profile", name, *own]))
+    results: list[tuple[str, int]] = []
+    if not side_by_side:
+        for name, cmd in commands:
+            print(f"hfconform: == profile {name} ==", flush=True)
+            results.append((name, subprocess.run(cmd, check=False).returncode))
+    else:
+        print(f"hfconform: {len(names)} profiles side by side ({workers} processes asked for): " + ", ".join(names), flush=True)
+        with ThreadPoolExecutor(max_workers=len(commands)) as pool:
+            runs = [(name, pool.submit(_captured, cmd)) for name, cmd in commands]
+            for name, future in runs:
+                code, output = future.result()
+                print(f"hfconform: == profile {name} ==", flush=True)
+                sys.stdout.write(output)
+                sys.stdout.flush()
+                results.append((name, code))
     print("hfconform: " + "; ".join(f"{name}: exit {code}" for name, code in results))
     return max(code for _, code in results)
+
+
+def _captured(cmd: list[str]) -> tuple[int, str]:
+    """Run ``cmd``; its exit status and its output (stdout and stderr, interleaved as written)."""
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
+    return proc.returncode, proc.stdout.decode("utf-8", "replace")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -306,23 +306,60 @@ def test_an_impl_def_clause_says_what_is_implementation_defined() -> None:
         profiles.Clause("TOY-3", 1, "rule", "source", strength="SHOULD")
 
 
-def test_profile_all_runs_each_profile_in_turn(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    """``hfconform --profile all``: one run per registered profile, report files named per profile,
-    the exit status the worst of theirs; ``--clause`` needs one profile."""
+def _fake_runs(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """Stand in for the per-profile processes of ``--profile all``: record each command; the
+    2019 profile's run fails (exit 1) and says so on its output."""
     import subprocess
 
     calls: list[list[str]] = []
 
-    def fake_run(cmd: list[str], check: bool) -> subprocess.CompletedProcess[str]:
+    def fake_run(cmd: list[str], check: bool, **kw: object) -> subprocess.CompletedProcess[bytes]:
         calls.append(cmd)
-        return subprocess.CompletedProcess(cmd, 1 if "hafnium-2019-03" in cmd else 0)
+        name = cmd[cmd.index("--profile") + 1]
+        return subprocess.CompletedProcess(cmd, 1 if name == "hafnium-2019-03" else 0, f"output of {name}\n".encode())
 
     monkeypatch.setattr(subprocess, "run", fake_run)
-    code = cli.main(["--profile", "all", "-n", "2", "--json", "out/s.json", "--report=r.html", "-q", "--", "-x"])
+    return calls
+
+
+def test_profile_all_runs_each_profile_in_turn(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """``hfconform --profile all`` without ``-n``: one run per registered profile, in turn, report
+    files named per profile, the exit status the worst of theirs; ``--clause`` needs one profile."""
+    calls = _fake_runs(monkeypatch)
+    code = cli.main(["--profile", "all", "--json", "out/s.json", "--report=r.html", "-q", "--", "-x"])
     assert code == 1
     assert [cmd[cmd.index("--profile") + 1] for cmd in calls] == profiles.names()
     first = calls[0][calls[0].index("--profile") + 2 :]
-    assert first == ["-n", "2", "--json", "out/s.ffa-1.1-indirect.json", "--report=r.ffa-1.1-indirect.html", "-q", "--", "-x"]
+    assert first == ["--json", "out/s.ffa-1.1-indirect.json", "--report=r.ffa-1.1-indirect.html", "-q", "--", "-x"]
     assert "hafnium-2019-03: exit 1" in capsys.readouterr().out
+    assert cli.main(["--profile", "all", "-n", "1", "-q"]) == 1
+    assert calls[-1][calls[-1].index("--profile") + 2 :] == ["-n", "1", "-q"]  # one process: in turn, -n as given
     assert cli.main(["--profile", "all", "--clause", "SEND-5"]) == 4
     assert "--clause and --list-clauses need one profile" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("workers", "each"),
+    [(["-n", "2"], []), (["-n2"], []), (["-n", "6"], ["-n", "2"]), (["-n", "7"], ["-n", "2"]), (["-n", "9"], ["-n", "3"])],
+)
+def test_profile_all_with_workers_runs_profiles_side_by_side(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], workers: list[str], each: list[str]
+) -> None:
+    """``--profile all -n N``: the profiles run at once, each with its share of the N processes
+    (``-n`` only when the share is 2 or more); the outputs are printed whole, in profile order,
+    with the same per-profile report files and the same worst exit status as in turn."""
+    calls = _fake_runs(monkeypatch)
+    code = cli.main(["--profile", "all", *workers, "--json", "s.json", "-q", "--", "-n", "5"])
+    assert code == 1
+    assert sorted(cmd[cmd.index("--profile") + 1] for cmd in calls) == sorted(profiles.names())
+    for cmd in calls:
+        name = cmd[cmd.index("--profile") + 1]
+        assert cmd[cmd.index("--profile") + 2 :] == [*each, "--json", f"s.{name}.json", "-q", "--", "-n", "5"]
+    out = capsys.readouterr().out
+    blocks = [out.index(f"== profile {name} ==\noutput of {name}\n") for name in profiles.names()]
+    assert blocks == sorted(blocks)
+    assert out.rstrip().endswith("hafnium-2019-03: exit 1")
+
+
+def test_profile_workers_shares_the_processes() -> None:
+    assert [cli.profile_workers(n, 3) for n in (1, 2, 3, 5, 6, 8, 9)] == [0, 0, 0, 0, 2, 2, 3]
