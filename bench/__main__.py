@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
 import statistics
 import subprocess
@@ -28,6 +27,7 @@ from typing import Any
 
 import unicorn.unicorn
 
+import profiles
 from bench import floor
 from guest_asm.assembler import assemble
 from profiles.hafnium_2018_10 import programs
@@ -196,14 +196,24 @@ def boot_time(repeat: int) -> dict[str, float]:
     return {"boot_3vm_ms_median": statistics.median(times) * 1e3, "boot_3vm_ms_min": min(times) * 1e3}
 
 
-#: Hafnium's own harness per test (hftest.py: one QEMU per test, timed from its start to its exit)
-#: on a real aa039b39 under QEMU 7.2, measured with --hafnium-build on 2026-12-01 on an idle
-#: 2-core machine (13 tests; 0.099 s was measured earlier the same day under a load of 2-4.5):
-#: the figure printed when no build tree is given.
-HFTEST_MEDIAN_S = 0.037
-HFTEST = {"median_s": HFTEST_MEDIAN_S, "min_s": 0.034, "measured": "2026-12-01", "build": "Hafnium aa039b39 under QEMU 7.2"}
-#: How much faster than hftest a test on the reference should be.
-HFTEST_TARGET = 20
+#: Hafnium's own harness per test (hftest.py: one QEMU boot per test, timed from QEMU's start to
+#: its exit) on real images under QEMU 7.2, per profile: the figure printed when no build tree is
+#: measured in the same run (``--hafnium-build``). aa039b39: an idle 2-core machine, 13 tests (0.099 s
+#: was measured earlier the same day under a load of 2-4.5); 53d9d04f and 21bfbdc1: measured by the
+#: session that added those eras, under a load of 14-21 (upper bounds).
+HFTEST: dict[str, dict[str, Any]] = {
+    "hafnium-2018-10": {"median_s": 0.037, "min_s": 0.034, "measured": "2026-12-01", "build": "Hafnium aa039b39 under QEMU 7.2"},
+    "hafnium-2019-03": {"median_s": 0.13, "measured": "2026-12-01 (load 14-21)", "build": "Hafnium 53d9d04f under QEMU 7.2"},
+    "ffa-1.1-indirect": {"median_s": 0.41, "measured": "2026-12-01 (load 14-21)", "build": "Hafnium 21bfbdc1 under QEMU 7.2"},
+}
+#: The project's speed targets, checked (never asserted) at the end of a run (README, Performance).
+HFTEST_TARGET = 20  # a test on the reference at least this many times faster than hftest's
+PARALLEL_TARGET = 1.6  # the whole suite with -n 2 against serial
+SELFTEST_TARGET_S = 180.0  # each profile's whole catalogue, -j 2
+QEMU_WALL_TARGET_S = 120.0  # a real image's run with -n 2
+RSS_TARGET_MB = 300.0  # peak RSS of a process of the suite
+#: Hot path: the reference / the floor, per measurement (by the start of its name).
+RATIO_TARGETS = {"hvc": 1.5, "world switch": 1.5, "driver call": 1.5, "echo": 1.2}
 
 
 #: Stands in for qemu-system-aarch64 while Hafnium's hftest.py runs: times each QEMU (one per test)
@@ -272,63 +282,189 @@ def per_test(durations: dict[str, float]) -> dict[str, float]:
     return {"median_ms": median * 1e3, "p90_ms": p90 * 1e3, "tests": len(durations)}
 
 
-def suite(workers: int, hv: str | None = None) -> dict[str, Any]:
-    """Wall time of the whole conformance suite, from process start to exit (pytest start-up included),
-    and the per-test times its JSON report records. ``hv``: another build than the reference."""
-    report = Path(tempfile.mkdtemp(prefix="hf-bench-")) / "suite.json"
-    cmd = [sys.executable, "-m", "conformance", "-q", "--no-clause-table", "-p", "no:randomly", "--json", str(report)]
-    if hv is not None:
-        cmd += ["--hv", hv]
-    if workers:
-        cmd += ["-n", str(workers)]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    t = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
-    wall = time.perf_counter() - t
-    rss_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    tail = [line for line in proc.stdout.splitlines() if " passed" in line or " failed" in line]
-    tests = 0
-    for word in (tail[-1] if tail else "").replace(",", " ").split():
-        if word.isdigit():
-            tests += int(word)
-            break
+#: Runs a command and writes the peak RSS of its largest process (itself or a descendant that was
+#: waited for, e.g. a pytest-xdist worker) to the file named by the environment: one measurement
+#: per command, not the maximum over everything the benchmark started.
+_RSS_WRAPPER = (
+    "import os, resource, subprocess, sys\n"
+    "code = subprocess.run(sys.argv[1:], check=False).returncode\n"
+    "open(os.environ['HF_BENCH_RSS'], 'w').write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))\n"
+    "sys.exit(code)\n"
+)
+
+
+def measured(cmd: list[str]) -> dict[str, Any]:
+    """Run ``cmd`` in the checkout: wall time from its start to its exit, exit status, the peak RSS
+    of its largest process, and its output."""
+    with tempfile.TemporaryDirectory(prefix="hf-bench-") as tmp:
+        rss_file = Path(tmp) / "rss"
+        env = {**os.environ, "HF_BENCH_RSS": str(rss_file)}
+        t = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, "-c", _RSS_WRAPPER, *cmd], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+        )
+        wall = time.perf_counter() - t
+        try:
+            rss_mb = int(rss_file.read_text()) / 1024
+        except (OSError, ValueError):
+            rss_mb = 0.0
+    return {"wall_s": wall, "exit": proc.returncode, "peak_rss_mb": rss_mb, "output": proc.stdout + proc.stderr}
+
+
+def _summary_line(output: str) -> str:
+    lines = [line for line in output.splitlines() if " passed" in line or " failed" in line or " error" in line]
+    return lines[-1].strip("= ") if lines else output[-300:]
+
+
+def _durations(path: Path) -> dict[str, float]:
     try:
-        durations = json.loads(report.read_text()).get("timing", {}).get("durations", {})
+        durations = json.loads(path.read_text()).get("timing", {}).get("durations", {})
     except (OSError, ValueError):
-        durations = {}
-    shutil.rmtree(report.parent, ignore_errors=True)
+        return {}
+    return {str(k): float(v) for k, v in durations.items()}
+
+
+def whole_suite(workers: int) -> dict[str, Any]:
+    """The whole suite -- every profile, ``hfconform --profile all`` -- serially (``workers`` 0: the
+    profiles in turn, one process each) or with ``-n workers``; the per-test times of each profile
+    from its JSON report."""
+    with tempfile.TemporaryDirectory(prefix="hf-bench-suite-") as tmp:
+        report = Path(tmp) / "suite.json"
+        cmd = [sys.executable, "-m", "conformance.cli", "--profile", "all", "-q", "--no-clause-table", "-p", "no:randomly"]
+        cmd += ["--json", str(report)] + (["-n", str(workers)] if workers else [])
+        run = measured(cmd)
+        per_profile = {}
+        for name in profiles.names():
+            durations = _durations(report.with_name(f"suite.{name}.json"))
+            per_profile[name] = {"per_test": per_test(durations), "tests": len(durations)}
+    output = run.pop("output")
+    summaries = [line for line in output.splitlines() if line.startswith("hfconform: ") and "exit" in line]
     return {
-        "hv": hv or "reference",
+        **run,
         "workers": workers or 1,
-        "exit": proc.returncode,
-        "per_test": per_test(durations),
-        "wall_s": wall,
-        "tests": tests,
-        "tests_per_s": tests / wall if wall else 0.0,
-        "peak_rss_mb": max(rss_kib, before) / 1024,
-        "summary": tail[-1] if tail else proc.stdout[-300:],
+        "tests": sum(p["tests"] for p in per_profile.values()),
+        "profiles": per_profile,
+        "summary": summaries[-1] if summaries else output[-300:],
     }
+
+
+def qemu_suite(config: str) -> dict[str, Any]:
+    """The suite of the profile a real image implements (its TOML's ``profile``), with ``-n 2``."""
+    from conformance.backends import qemu
+
+    profile = qemu.load_config(Path(config)).profile
+    with tempfile.TemporaryDirectory(prefix="hf-bench-qemu-") as tmp:
+        report = Path(tmp) / "suite.json"
+        cmd = [sys.executable, "-m", "conformance.cli", "--profile", profile, "--hv", f"qemu:{config}", "-n", "2"]
+        cmd += ["-q", "--no-clause-table", "-p", "no:randomly", "--json", str(report)]
+        run = measured(cmd)
+        durations = _durations(report)
+    output = run.pop("output")
+    return {**run, "config": config, "profile": profile, "per_test": per_test(durations), "summary": _summary_line(output)}
+
+
+def selftest(profile: str) -> dict[str, Any]:
+    """The profile's whole mutant catalogue (``python -m conformance.selftest -j 2``): wall time and
+    the kill, precision and recall figures of its JSON."""
+    with tempfile.TemporaryDirectory(prefix="hf-bench-selftest-") as tmp:
+        report = Path(tmp) / "selftest.json"
+        run = measured([sys.executable, "-m", "conformance.selftest", "--profile", profile, "-j", "2", "--json", str(report)])
+        try:
+            totals = json.loads(report.read_text())["totals"]
+        except (OSError, ValueError, KeyError):
+            totals = {}
+    output = run.pop("output")
+    return {**run, "profile": profile, "totals": totals, "tail": "" if totals else output[-500:]}
+
+
+def _target(rows: list[dict[str, Any]], what: str, measured_: str, target: str, met: bool) -> None:
+    rows.append({"target": what, "measured": measured_, "wanted": target, "met": met})
+
+
+def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each speed target that this run measured: what was measured, what is wanted, met or not."""
+    rows: list[dict[str, Any]] = []
+    for r in results.get("micro", []):
+        for prefix, limit in RATIO_TARGETS.items():
+            if r["name"].startswith(prefix):
+                _target(rows, f"hot path: {r['name']}", f"{r['ratio']:.2f}x the floor", f"<= {limit}x", r["ratio"] <= limit)
+    hf = results.get("hftest", {})
+    serial = results.get("suite", {}).get("serial")
+    if serial:
+        for name, p in serial["profiles"].items():
+            one = p.get("per_test") or {}
+            if one and name in hf:
+                times = hf[name]["median_s"] * 1e3 / one["median_ms"]
+                _target(
+                    rows,
+                    f"per test on the reference, {name}",
+                    f"median {one['median_ms']:.2f} ms = {times:.0f}x faster than hftest's {hf[name]['median_s'] * 1e3:.0f} ms",
+                    f">= {HFTEST_TARGET}x",
+                    times >= HFTEST_TARGET,
+                )
+    speedup = results.get("suite", {}).get("speedup")
+    if speedup is not None:
+        _target(rows, "whole suite, -n 2 against serial", f"{speedup:.2f}x", f">= {PARALLEL_TARGET}x", speedup >= PARALLEL_TARGET)
+    for s in results.get("selftest", []):
+        t = s["totals"]
+        figures = f"{s['wall_s']:.0f} s" + (
+            f" ({t['killed']}/{t['mutants']} killed, precision {t['precision']:.3f}, recall {100 * t['recall']:.1f}%)"
+            if t
+            else ""
+        )
+        ok = bool(t) and s["exit"] == 0 and s["wall_s"] <= SELFTEST_TARGET_S
+        _target(rows, f"self-test, {s['profile']}", figures, f"<= {SELFTEST_TARGET_S:.0f} s, all killed", ok)
+    for q in results.get("qemu", []):
+        one = q.get("per_test") or {}
+        h = hf.get(q["profile"])
+        if one and h:
+            _target(
+                rows,
+                f"per test on {q['config']}",
+                f"median {one['median_ms']:.1f} ms against hftest's {h['median_s'] * 1e3:.0f} ms",
+                "<= hftest's",
+                one["median_ms"] <= h["median_s"] * 1e3,
+            )
+        _target(
+            rows,
+            f"-n 2 run on {q['config']}",
+            f"{q['wall_s']:.1f} s",
+            f"<= {QEMU_WALL_TARGET_S:.0f} s",
+            q["wall_s"] <= QEMU_WALL_TARGET_S,
+        )
+    rss = [(f"suite, {s['workers']} worker(s)", s["peak_rss_mb"]) for s in (results.get("suite") or {}).get("runs", [])]
+    rss += [(f"self-test {s['profile']}", s["peak_rss_mb"]) for s in results.get("selftest", [])]
+    if rss:
+        top = max(rss, key=lambda r: r[1])
+        _target(
+            rows, "peak RSS of a process", f"{top[1]:.0f} MB ({top[0]})", f"<= {RSS_TARGET_MB:.0f} MB", top[1] <= RSS_TARGET_MB
+        )
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=2000, help="operations per measurement (default 2000)")
-    ap.add_argument("--repeat", type=int, default=5, help="runs per measurement; the best counts (default 5)")
-    ap.add_argument("--quick", action="store_true", help="fewer rounds and no suite runs")
+    ap.add_argument("--rounds", type=int, help="operations per measurement (default 2000; --quick 300)")
+    ap.add_argument("--repeat", type=int, help="runs per measurement; the best counts (default 5; --quick 3)")
+    ap.add_argument("--quick", action="store_true", help="fewer rounds; no suite or self-test runs")
+    ap.add_argument("--no-selftest", action="store_true", help="leave out the self-tests (minutes)")
     ap.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     ap.add_argument(
         "--hafnium-build",
         metavar="SRC",
         type=Path,
-        help="a Hafnium build tree (shared/hafnium-builds): time Hafnium's own tests (hftest.py) in the same run",
+        help="an aa039b39 Hafnium build tree (shared/hafnium-builds): time Hafnium's own tests (hftest.py) in the same run",
     )
     ap.add_argument(
         "--qemu",
-        metavar="IMAGE",
-        help="also run the suite on a real image (--hv qemu:IMAGE, e.g. its .toml) with -n 2: per-test median beside hftest's",
+        metavar="CONFIG",
+        action="append",
+        default=[],
+        help="also run the suite on a real image (its .toml; repeatable) with -n 2: per-test median beside hftest's",
     )
     args = ap.parse_args(argv)
-    n, repeat = (300, 3) if args.quick else (args.rounds, args.repeat)
+    n = args.rounds or (300 if args.quick else 2000)
+    repeat = args.repeat or (3 if args.quick else 5)
 
     results: dict[str, Any] = {
         "commit": subprocess.run(
@@ -337,12 +473,14 @@ def main(argv: list[str] | None = None) -> int:
         "python": platform.python_version(),
         "unicorn": unicorn.unicorn.__version__,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "load_at_start": os.getloadavg()[0],
         "rounds": n,
     }
     rows = micro(n, repeat)
     results["micro"] = rows
     results["boot"] = boot_time(20)
-    print(f"hafnium-conformance benchmark @ {results['commit']} ({results['machine']}, unicorn {results['unicorn']})")
+    print(f"hafnium-conformance benchmark @ {results['commit']} ({results['machine']}, unicorn {results['unicorn']}, "
+          f"load {results['load_at_start']:.1f})")  # fmt: skip
     print(f"{'measurement':52} {'floor us':>10} {'reference us':>13} {'ratio':>6} {'ref ops/s':>10}")
     for r in rows:
         print(f"{r['name']:52} {r['floor_us']:10.2f} {r['reference_us']:13.2f} {r['ratio']:6.2f} {r['reference_per_s']:10.0f}")
@@ -350,47 +488,51 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"boot of a 3-VM system from cached programs: median {b['boot_3vm_ms_median']:.2f} ms, best {b['boot_3vm_ms_min']:.2f} ms"
     )
+    results["hftest"] = {name: dict(h) for name, h in HFTEST.items()}
+    if args.hafnium_build is not None:
+        now = hftest(args.hafnium_build)
+        results["hftest"]["hafnium-2018-10"] = {**now, "measured": "this run"}
+        print(
+            f"hftest on {now['build']}: {now['tests']} tests, "
+            f"median {now['median_s'] * 1e3:.0f} ms, p90 {now['p90_s'] * 1e3:.0f} ms"
+        )
     if not args.quick:
-        results["suite"] = [suite(0), suite(2)]
-        for s in results["suite"]:
-            print(
-                f"conformance suite, {s['workers']} worker(s): {s['wall_s']:.2f} s wall, {s['tests']} tests, "
-                f"{s['tests_per_s']:.0f} tests/s, peak RSS {s['peak_rss_mb']:.0f} MB per process (exit {s['exit']})"
-            )
-        serial = results["suite"][0]
-        if serial["tests"]:
-            print(f"per-test cost, serial: {serial['wall_s'] / serial['tests'] * 1e3:.1f} ms (start-up included)")
-        one = serial.get("per_test") or {}
-        if one:
-            if args.hafnium_build is not None:
-                measured = hftest(args.hafnium_build)
-                median_s = float(measured["median_s"])
-                figure = f"measured now on {measured['build']}: {measured['tests']} tests, median {median_s * 1e3:.0f} ms"
-                figure += f", p90 {float(measured['p90_s']) * 1e3:.0f} ms"
-                results["hftest"] = {**measured, "measured": "this run"}
-            else:
-                median_s = HFTEST_MEDIAN_S
-                figure = f"{HFTEST['build']}, measured {HFTEST['measured']}: median {median_s * 1e3:.0f} ms"
-                results["hftest"] = dict(HFTEST)
-            times = median_s * 1e3 / one["median_ms"]
-            results["hftest"].update(times_faster_median=times, target=HFTEST_TARGET)
-            print(f"per test on the reference: median {one['median_ms']:.2f} ms, p90 {one['p90_ms']:.2f} ms")
-            print(f"hftest per test ({figure}) -> the reference is {times:.0f}x faster (target {HFTEST_TARGET}x)")
-            if args.qemu:
-                real = suite(2, f"qemu:{args.qemu}")
-                results["qemu"] = real
-                mine = real.get("per_test") or {}
-                if mine:
-                    print(
-                        f"per test on {args.qemu} under QEMU (-n 2, {real['wall_s']:.1f} s wall): median "
-                        f"{mine['median_ms']:.1f} ms, p90 {mine['p90_ms']:.1f} ms; hftest's median / this: "
-                        f"{median_s * 1e3 / mine['median_ms']:.2f} (target >= 1)"
-                    )
-        parallel = results["suite"][1]
-        if parallel["wall_s"]:
-            speedup = serial["wall_s"] / parallel["wall_s"]
-            results["parallel_speedup"] = speedup
-            print(f"-n 2 against serial: {speedup:.2f}x (wall time, start-up included)")
+        runs = [whole_suite(0), whole_suite(2)]
+        serial, parallel = runs
+        results["suite"] = {"runs": runs, "serial": serial, "speedup": serial["wall_s"] / parallel["wall_s"]}
+        print(f"\n{'the whole suite (hfconform --profile all)':44} {'wall s':>7} {'tests':>6} {'peak RSS MB':>12}  exit")
+        for s in runs:
+            label = "serial (profiles in turn)" if s["workers"] == 1 else f"-n {s['workers']}"
+            print(f"  {label:42} {s['wall_s']:7.2f} {s['tests']:6d} {s['peak_rss_mb']:12.0f}  {s['exit']}")
+        print(f"  -n 2 against serial: {results['suite']['speedup']:.2f}x (wall time, start-up included)")
+        print(f"\n{'per test on the reference (serial run)':44} {'median ms':>9} {'p90 ms':>7}  hftest per test")
+        for name, p in serial["profiles"].items():
+            one = p.get("per_test") or {}
+            h = results["hftest"].get(name, {})
+            if one:
+                hf_text = f"{h['median_s'] * 1e3:.0f} ms ({h['build']}, {h['measured']})" if h else "-"
+                print(f"  {name:42} {one['median_ms']:9.2f} {one['p90_ms']:7.2f}  {hf_text}")
+        if not args.no_selftest:
+            results["selftest"] = [selftest(name) for name in profiles.names()]
+            print(f"\n{'self-test, whole catalogue, -j 2':44} {'wall s':>7}  killed  precision  recall")
+            for st in results["selftest"]:
+                t = st["totals"]
+                figures = (
+                    f"{t['killed']:>3}/{t['mutants']:<3}  {t['precision']:9.3f}  {100 * t['recall']:5.1f}%" if t else st["tail"]
+                )
+                print(f"  {st['profile']:42} {st['wall_s']:7.1f}  {figures}")
+    if args.qemu:
+        results["qemu"] = [qemu_suite(config) for config in args.qemu]
+        print(f"\n{'real images under QEMU, -n 2':44} {'wall s':>7} {'median ms':>9} {'p90 ms':>7}  verdict")
+        for q in results["qemu"]:
+            one = q.get("per_test") or {}
+            median, p90 = one.get("median_ms", 0.0), one.get("p90_ms", 0.0)
+            print(f"  {Path(q['config']).name:42} {q['wall_s']:7.1f} {median:9.1f} {p90:7.1f}  {q['summary']}")
+    results["targets"] = targets(results)
+    if results["targets"]:
+        print("\nspeed targets")
+        for t in results["targets"]:
+            print(f"  {'met   ' if t['met'] else 'MISSED'} {t['target']}: {t['measured']} (wanted {t['wanted']})")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
         print(f"wrote {args.json}")
