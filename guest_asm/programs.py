@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import re
+import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -393,16 +394,22 @@ def decode_steps(image: Image) -> list[tuple[int, ...]]:
 # Reports
 
 
+_REPORT = struct.Struct("<31Q")  # x0..x30 at the start of a slot
+_REPORT_MAGIC_AT = 248
+
+
 def read_reports(mem: bytes) -> list[tuple[int, ...]]:
     """Decode report slots from a VM's memory starting at its LIB_REPORT offset.
 
-    Each report is (x0, ..., x30); decoding stops at the first slot without LIB_REPORT_MAGIC.
+    Each report is (x0, ..., x30); decoding stops at the first slot without LIB_REPORT_MAGIC (or
+    the first that ``mem`` holds only part of).
     """
     out: list[tuple[int, ...]] = []
     slot = abi.LIB_REPORT_SLOT
-    for i in range(abi.LIB_REPORT_SLOTS):
-        chunk = bytes(mem[i * slot : (i + 1) * slot])
-        if len(chunk) < slot or int.from_bytes(chunk[248:256], "little") != abi.LIB_REPORT_MAGIC:
+    magic = abi.LIB_REPORT_MAGIC.to_bytes(8, "little")
+    for i in range(min(abi.LIB_REPORT_SLOTS, len(mem) // slot)):
+        off = i * slot
+        if mem[off + _REPORT_MAGIC_AT : off + slot] != magic:
             break
-        out.append(tuple(int.from_bytes(chunk[8 * n : 8 * n + 8], "little") for n in range(31)))
+        out.append(_REPORT.unpack_from(mem, off))
     return out

@@ -340,3 +340,41 @@ def test_fault_programs_fault_where_expected() -> None:
 def test_param_out_of_range() -> None:
     with pytest.raises(ValueError, match="64 bits"):
         P.build("relay", 0x10000, NEXT_HOP=1 << 64)
+
+
+def test_read_reports_stops_at_a_partial_slot() -> None:
+    slot = bytearray(256)
+    slot[248:256] = layout.LIB_REPORT_MAGIC.to_bytes(8, "little")
+    assert len(P.read_reports(bytes(slot) * 3 + bytes(slot)[:255])) == 3
+
+
+@pytest.mark.parametrize("count", [0, 1, 7, 8, 9, 16, 175, 176])
+def test_hv_reports_reads_a_few_slots_at_a_time(count: int) -> None:
+    """``Hv.reports`` reads the report area in chunks up to the first slot without the magic: the
+    same reports as one read of the whole area, with few reads when a program wrote few."""
+    from conformance.harness import Hv
+
+    base = 0x4000_0000
+    area = bytearray(layout.LIB_REPORT_SLOTS * layout.LIB_REPORT_SLOT + 4096)
+    for i in range(count):
+        off = i * layout.LIB_REPORT_SLOT
+        area[off : off + 8] = (i + 1).to_bytes(8, "little")
+        area[off + 248 : off + 256] = layout.LIB_REPORT_MAGIC.to_bytes(8, "little")
+    reads: list[tuple[int, int]] = []
+
+    class Session:
+        def base(self, vm: int) -> int:
+            return base
+
+        def read(self, vm: int, addr: int, size: int) -> bytes:
+            reads.append((addr, size))
+            off = addr - base - layout.LIB_REPORT
+            return bytes(area[off : off + size])
+
+    hv = Hv.__new__(Hv)
+    hv.session = Session()  # type: ignore[assignment]
+    got = hv.reports(1)
+    assert got == P.read_reports(bytes(area[: layout.LIB_REPORT_SLOTS * layout.LIB_REPORT_SLOT]))
+    assert [r[0] for r in got] == list(range(1, count + 1))
+    assert len(reads) == min(count // Hv.REPORT_CHUNK + 1, layout.LIB_REPORT_SLOTS // Hv.REPORT_CHUNK)
+    assert all(base + layout.LIB_REPORT <= a and a + n <= base + layout.LIB_REPORT + len(area) - 4096 for a, n in reads)

@@ -40,6 +40,12 @@ MAX_SECONDARIES = 3
 
 
 @functools.cache
+def send_payload(seed: int) -> bytes:
+    """The 4 KiB the primary writes to its send page before a random send: one per seed."""
+    return bytes((seed + i * 7 + (i >> 8) * seed) & 0xFF for i in range(4096))
+
+
+@functools.cache
 def page_pattern(vm: int, page: int) -> bytes:
     """What a tracked page holds at boot: different for every VM and page."""
     seed = (vm * 0x9E + (page >> 12) * 0x3B) & 0xFF
@@ -336,7 +342,7 @@ class MailboxMachine(RuleBasedStateMachine):
     def send(self, to: int, size: int, notify: int, seed: int, alias: int, insn: str) -> None:
         assert self.hv is not None and self.model is not None
         page = self.model.primary.send if self.model.primary.send is not None else self.hv.base(0) + 0x10000
-        payload = bytes((seed + i * 7 + (i >> 8) * seed) & 0xFF for i in range(4096))
+        payload = send_payload(seed)
         self.hv.session.write(0, page, payload)
         self.model.write(0, page, payload)
         what = f"write payload (seed {seed}) to {page:#x}; send({to:#x}, {size:#x}, notify={notify:#x})"
