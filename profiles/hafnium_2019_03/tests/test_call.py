@@ -128,11 +128,13 @@ def test_function_id_low_32_bits_bit_30_ignored_primary(boot, extra):
 @pytest.mark.parametrize("extra", MASKED)
 def test_function_id_low_32_bits_bit_30_ignored_secondary(boot, extra):
     # The probe's values: 0x4000ff00 and 0xFFFFFFFF0000ff00 return VM_GET_ID's value (here VM 1's 1).
-    hv = boot(script(Call(0xFF00), Call(0xFF00 | extra), Call(0xFF01 | extra)))
+    # Each call as the plain ID first: a wrong value there breaks that call's own rule, not CALL-3.
+    hv = boot(script(Call(0xFF00), Call(0xFF01), Call(0xFF00 | extra), Call(0xFF01 | extra)))
     expect("run(1, 0) after the script ends in wfi", _run_to_wfi(hv, stops="CALL-3"), REFUSED, clause="RUN-5")
     expect("VM 1's HF_VM_GET_ID as x0=0xff00", report_of(hv, 1, 0, "CALL-1")[0], 1, clause="VM-2")
-    expect(f"VM 1's HF_VM_GET_ID as x0={0xFF00 | extra:#x}", report_of(hv, 1, 1, "CALL-3")[0], 1)
-    expect(f"VM 1's HF_VM_GET_COUNT as x0={0xFF01 | extra:#x}", report_of(hv, 1, 2, "CALL-3")[0], 2)
+    expect("VM 1's HF_VM_GET_COUNT as x0=0xff01", report_of(hv, 1, 1, "CALL-1")[0], 2, clause="VM-3")
+    expect(f"VM 1's HF_VM_GET_ID as x0={0xFF00 | extra:#x}", report_of(hv, 1, 2, "CALL-3")[0], 1)
+    expect(f"VM 1's HF_VM_GET_COUNT as x0={0xFF01 | extra:#x}", report_of(hv, 1, 3, "CALL-3")[0], 2)
 
 
 @pytest.mark.clause("CALL-3")
@@ -190,7 +192,14 @@ def test_unknown_ids_return_error(boot, x0):
 
 @pytest.mark.clause("CALL-4")
 def test_unknown_ids_change_no_state(boot):
-    hv = boot(script(CFG, Call(0xFF07, 0), Call(0xFF08), Call(0xFF09)))
+    # VM 1 configures and polls its mailbox once before any unknown call (a baseline: what its
+    # receive answers when nothing was sent), yields, and after them polls, clears and asks again.
+    hv = boot(script(CFG, Call(0xFF07, 0), Call(0xFF04), Call(0xFF07, 0), Call(0xFF08), Call(0xFF09)))
+    none = 0x0000_0000_FFFF_FFFF
+    expect("run(1, 0): VM 1 configures, polls, yields", hv.run(1, clause="RUN-6"), 0x1, clause="RUN-6")
+    expect("VM 1's configure", report_of(hv, 1, 0, "CFG-5")[0], 0, clause="CFG-5")
+    # Nothing was sent and no unknown call made yet: any other answer is the receive's own (RECV-3).
+    expect("VM 1's non-blocking receive before any unknown call", report_of(hv, 1, 1, "RECV-3")[0], none, clause="RECV-3")
     base = hv.base(0)
     for x0 in (0xFF0F, 0xFF10, 0xFF13, 0xFEFF):
         expect_err(f"unknown {x0:#x} with configure-like arguments", hv.call(x0, base + 0x10000, base + 0x11000))
@@ -200,18 +209,12 @@ def test_unknown_ids_change_no_state(boot):
     for x0 in (0xFF0F, 0xFF10, 0xFF16):
         expect_err(f"unknown {x0:#x} with send-like arguments", hv.call(x0, 1, 8, 1))
         expect_err(f"unknown {x0:#x} with inject-like arguments", hv.call(x0, 1, 0, 5))
-    expect("run(1, 0): VM 1 configures, polls, clears, asks; then wfi", hv.run(1, clause="RUN-5"), REFUSED, clause="RUN-5")
-    expect("VM 1's configure", report_of(hv, 1, 0, "CFG-5")[0], 0, clause="CFG-5")
-    # A message would say an unknown call sent one; a waiter, that one queued a waiter (CALL-4).
-    # A sender in the low 32 bits says an unknown call sent a message (CALL-4); another "nothing"
-    # (e.g. -1) is the receive's own encoding (RECV-3).
-    none = 0x0000_0000_FFFF_FFFF
-    received = report_of(hv, 1, 1, "RECV-3")[0]
-    sent = received & 0xFFFF_FFFF != 0xFFFF_FFFF
-    expect("VM 1's non-blocking receive: nothing was sent", received, none, clause="CALL-4" if sent else "RECV-3")
+    expect("run(1, 0): VM 1 polls, clears, asks; then wfi", hv.run(1, clause="RUN-5"), REFUSED, clause="RUN-5")
+    # The same receive as the baseline: another answer now says an unknown call sent a message.
+    expect("VM 1's non-blocking receive after the unknown calls: nothing was sent", report_of(hv, 1, 3, "RECV-3")[0], none)
     # The receive found nothing, so the mailbox held no message: a clear answering otherwise breaks CLR-1.
-    expect("VM 1's clear of its empty mailbox", report_of(hv, 1, 2, "CLR-1")[0], 0, clause="CLR-1")
-    expect("VM 1's HF_MAILBOX_WRITABLE_GET: no mailbox became writable for it", report_of(hv, 1, 3, "WAIT-2")[0], ERR)
+    expect("VM 1's clear of its empty mailbox", report_of(hv, 1, 4, "CLR-1")[0], 0, clause="CLR-1")
+    expect("VM 1's HF_MAILBOX_WRITABLE_GET: no mailbox became writable for it", report_of(hv, 1, 5, "WAIT-2")[0], ERR)
     expect_err("HF_MAILBOX_WAITER_GET(1): no waiter was queued", hv.waiter_get(1))
     # An interrupt ID says an unknown call injected one (CALL-4); another "none", WAIT-4's encoding.
     pending = hv.interrupt_get()
