@@ -59,6 +59,17 @@ def report_of(hv: Hv, vm: int, index: int, clause: ClauseArg) -> tuple[int, ...]
     return got[index]
 
 
+def expect_load_order(hv: Hv, vm: int, idle: int) -> None:
+    """A test's script, loaded as VM ``vm``, ran without leaving a report: if the idle guest
+    loaded as VM ``idle`` reports once it has had its turn, the script runs under another ID --
+    VMs numbered out of load order (VM-1), not the calls the test checks next."""
+    if hv.reports(vm):
+        return
+    hv.run(idle, clause="RUN-5")
+    what = f"reports of VM {idle} (an idle guest, loaded before) once it has had its turn"
+    expect(what, len(hv.reports(idle)), 0, clause="VM-1")
+
+
 def vcpu_reports(hv: Hv, vm: int, vcpu: int) -> list[tuple[int, ...]]:
     """The reports vCPU ``vcpu`` of a multi-vCPU program (``vcpus_*.S``) wrote in its own area."""
     size = VCPU_REPORT_SLOTS * layout.LIB_REPORT_SLOT

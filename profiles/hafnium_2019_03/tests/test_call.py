@@ -17,7 +17,7 @@ from conformance.harness import YIELD_LIMIT, expect
 from conformance.outcomes import ConformanceFailure
 from guest_asm import programs
 from guest_asm.programs import Call, Rel
-from profiles.hafnium_2019_03.checks import REFUSED, expect_err, report_of
+from profiles.hafnium_2019_03.checks import REFUSED, expect_err, expect_load_order, report_of
 from profiles.hafnium_2019_03.hv import ERR, Hv, expect_zero_x1_x17, preemptions_exhausted, program, script
 
 HVC_IMMEDIATES = ["hvc #0", "hvc #1", "hvc #0x1234", "hvc #0xffff"]
@@ -50,6 +50,7 @@ def test_primary_hvc_result_in_x0(boot):
 def test_secondary_hvc_result_in_x0(boot):
     hv = boot(program("idle"), script(Call(0xFF00), Call(0xFF01)))
     expect("run(2, 0) after the script ends in wfi", hv.run(2, clause="RUN-5"), REFUSED, clause="RUN-5")
+    expect_load_order(hv, 2, idle=1)
     expect("VM 2's HF_VM_GET_ID", report_of(hv, 2, 0, "CALL-1")[0], 2, clause="VM-2")
     expect("VM 2's HF_VM_GET_COUNT", report_of(hv, 2, 1, "CALL-1")[0], 3, clause="VM-3")
 
@@ -73,6 +74,7 @@ def test_result_is_64_bits_in_x0(boot):
 def test_hvc_immediate_ignored_primary(boot, insn):
     plain = boot(program("idle"))
     expect("HF_VM_GET_COUNT via hvc #0", plain.call(0xFF01, clause="CALL-1"), 2, clause="VM-3")
+    expect("HF_VM_GET_ID via hvc #0", plain.call(0xFF00, clause="CALL-1"), 0, clause="VM-2")
     expect("HF_VM_CONFIGURE via hvc #0", plain.configure(), 0, clause="CFG-5")
     expect_err("a second HF_VM_CONFIGURE via hvc #0", plain.configure(), clause="CFG-2")
     hv = boot(program("idle"))
@@ -120,6 +122,7 @@ MASKED = [0x4000_0000, 0xFFFF_FFFF_0000_0000, 0xFFFF_FFFF_4000_0000, 0x1234_5678
 def test_function_id_low_32_bits_bit_30_ignored_primary(boot, extra):
     hv = boot(program("idle"))
     expect("HF_VM_GET_COUNT as x0=0xff01", hv.call(0xFF01, clause="CALL-1"), 2, clause="VM-3")
+    expect("HF_VCPU_GET_COUNT(1) as x0=0xff02", hv.call(0xFF02, 1, clause="CALL-1"), 1, clause="VM-4")
     expect(f"HF_VM_GET_COUNT as x0={0xFF01 | extra:#x}", hv.call(0xFF01 | extra), 2)
     expect(f"HF_VCPU_GET_COUNT(1) as x0={0xFF02 | extra:#x}", hv.call(0xFF02 | extra, 1), 1)
 
@@ -140,14 +143,17 @@ def test_function_id_low_32_bits_bit_30_ignored_secondary(boot, extra):
 @pytest.mark.clause("CALL-3")
 @pytest.mark.parametrize("extra", [0x4000_0000, 0xFFFF_FFFF_0000_0000])
 def test_run_with_masked_bits(boot, extra):
-    # HF_VCPU_RUN (0xff03) with bit 30 or bits 63..32 set runs VM 1: it reports its VM ID.
-    hv = boot(script(Call(0xFF00)))
+    # HF_VCPU_RUN (0xff03) with bit 30 or bits 63..32 set runs VM 1: it reports its VM ID. First
+    # the plain ID runs it to its yield: if that fails, the run itself is wrong (ID-4), not CALL-3.
+    hv = boot(script(Call(0xFF00), Call(0xFF04), Call(0xFF00)))
+    expect("run(1, 0) with x0=0xff03: VM 1 yields", hv.run(1, clause="ID-4"), 0x1, clause="ID-4")
+    expect("run(1, 0) with x0=0xff03: VM 1 ran", len(hv.reports(1)), 1, clause="ID-4")
     response = hv.call(0xFF03 | extra, 1, 0, clause="CALL-3")
     for _ in range(YIELD_LIMIT):
         if response != 0x0:
             break
         response = hv.call(0xFF03 | extra, 1, 0, clause="CALL-3")
-    expect(f"x0={0xFF03 | extra:#x}(1, 0): VM 1 ran", len(hv.reports(1)), 1)
+    expect(f"x0={0xFF03 | extra:#x}(1, 0): VM 1 ran on", len(hv.reports(1)), 3)
     expect(f"x0={0xFF03 | extra:#x}(1, 0): the script ends in wfi", response, REFUSED, clause="RUN-5")
 
 

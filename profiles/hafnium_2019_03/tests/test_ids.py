@@ -24,7 +24,7 @@ import pytest
 from conformance.harness import expect
 from conformance.outcomes import CallTimeout, ConformanceFailure, GuestFault
 from guest_asm.programs import Call, Rel, Wfi
-from profiles.hafnium_2019_03.checks import NOTHING, REFUSED, WAIT_MESSAGE, expect_err, report_of
+from profiles.hafnium_2019_03.checks import NOTHING, REFUSED, WAIT_MESSAGE, expect_err, expect_load_order, report_of
 from profiles.hafnium_2019_03.hv import ERR, program, script
 
 #: The forms of a function ID: plain, bit 30 set, bits 63..32 set (CALL-3).
@@ -101,6 +101,7 @@ def _vm_get_count(boot: Any, fid: int, form: str) -> None:
     hv = boot(program("idle"), program("idle"), script(Call(fid)))
     three = hv.call(fid, clause="ID-2")
     expect("run(3, 0) after the script ends in wfi", hv.run(3, clause="RUN-5"), REFUSED, clause="RUN-5")
+    expect_load_order(hv, 3, idle=1)
     reported = report_of(hv, 3, 0, "ID-2")[0]
     # 0xff01 counts VMs (ID-2); the count itself is VM-3's N + 1.
     idc = _id_or("ID-2", "VM-3", [one, three, reported], lambda a: isinstance(a, int) and 0 < a < 0x100)
