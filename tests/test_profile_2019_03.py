@@ -388,3 +388,24 @@ def test_run_goes_on_through_preemptions_only() -> None:
     h = hv.Hv(build=None, session=session, guests=(), profile=PROFILE)  # type: ignore[arg-type]
     assert h.run(1) == 0x1  # YIELD is returned: only PREEMPTED (0x0) is run through
     assert len(session.calls) == 3
+
+
+def _blamed_by_expect_calls(got: list[int | str], expected: list[int], probes: list[str | None]) -> tuple[str, ...] | None:
+    from conformance.outcomes import ConformanceFailure
+    from profiles.hafnium_2019_03.checks import expect_calls
+
+    try:
+        expect_calls("calls", got, expected, probes, clause="RUN-4")
+    except ConformanceFailure as e:
+        return tuple(e.clauses or ())
+    return None
+
+
+def test_expect_calls_blames_a_marker_only_when_it_is_wrong_throughout() -> None:
+    probes = ["VM-2", "VM-3", "VM-2", "VM-3"]
+    assert _blamed_by_expect_calls([1, 2, 1, 2], [1, 2, 1, 2], probes) is None
+    assert _blamed_by_expect_calls([0, 2, 0, 2], [1, 2, 1, 2], probes) == ("VM-2",)  # every HF_VM_GET_ID wrong
+    assert _blamed_by_expect_calls([1, 2, 0, 2], [1, 2, 1, 2], probes) == ("RUN-4",)  # one of two: not the marker's rule
+    assert _blamed_by_expect_calls([1, 2, 1], [1, 2, 1, 2], probes) == ("RUN-4",)  # a missing call
+    assert _blamed_by_expect_calls([2, 0, 9], [2, 0, 2], ["VM-2", None, "VM-2"]) == ("RUN-4",)  # first wrong is VM-2's, not all
+    assert _blamed_by_expect_calls([2, 5, 2], [2, 0, 2], ["VM-2", None, "VM-2"]) == ("RUN-4",)  # the checked answer

@@ -13,6 +13,8 @@ Multi-vCPU programs of this profile keep one report area per vCPU (:func:`vcpu_r
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from conformance.harness import expect
 from conformance.outcomes import ClauseArg, ConformanceFailure
 from guest_asm import layout, programs
@@ -81,6 +83,23 @@ def vcpu_x0_of(hv: Hv, vm: int, vcpu: int, index: int) -> int | str:
     """:func:`x0_of` for vCPU ``vcpu``'s own report area (:func:`vcpu_reports`)."""
     got = vcpu_reports(hv, vm, vcpu)
     return got[index][0] if index < len(got) else f"no report #{index} (VM {vm} vCPU {vcpu} made {len(got)})"
+
+
+def expect_calls(
+    what: str, got: Sequence[int | str], expected: Sequence[int], probes: Sequence[ClauseArg], *, clause: ClauseArg = None
+) -> None:
+    """``expect(what, got, expected)`` for the x0 of a script's calls, where ``probes[i]`` is the
+    rule of call i's own answer when the call is only a marker (e.g. "VM-2" for an HF_VM_GET_ID)
+    and None where the answer is what the test checks. When the first wrong answer is a probe's
+    and every answer of that probe is wrong, the probe's own rule broke (what came after may
+    follow from it): it is blamed. Anything else -- a missing answer, one wrong answer of several
+    alike -- breaks ``clause`` (default: the test's)."""
+    if len(got) == len(expected):
+        wrong = [i for i, (g, e) in enumerate(zip(got, expected, strict=True)) if g != e]
+        probe = probes[wrong[0]] if wrong else None
+        if probe is not None and all(got[i] != expected[i] for i, p in enumerate(probes) if p == probe):
+            clause = probe
+    expect(what, list(got), list(expected), clause=clause)
 
 
 def expect_err(what: str, actual: int | str, note: str = "", *, clause: ClauseArg = None) -> None:

@@ -17,7 +17,7 @@ import pytest
 
 from conformance.harness import expect
 from guest_asm.programs import Call
-from profiles.hafnium_2019_03.checks import REFUSED, expect_refused, report_of, vcpu_reports, x0_of
+from profiles.hafnium_2019_03.checks import REFUSED, expect_calls, expect_refused, report_of, vcpu_reports, x0_of
 from profiles.hafnium_2019_03.hv import program, script
 
 #: (program, its parameters): each hits an unhandled exception before its first report.
@@ -44,7 +44,7 @@ def test_unhandled_exception_aborts_the_vm(boot, kind):
     expect("VM 1 never ran again", hv.reports(1), [], clause="RUN-11")
     # The system goes on: VM 2 resumes after its yield, undisturbed.
     expect("run(2, 0): VM 2 resumes, then wfi", hv.run(2, clause="RUN-6"), REFUSED, clause="RUN-5")
-    expect("VM 2's calls", [x0_of(hv, 2, i) for i in range(3)], [2, 0, 2], clause="RUN-6")
+    expect_calls("VM 2's calls", [x0_of(hv, 2, i) for i in range(3)], [2, 0, 2], ["VM-2", None, "VM-2"], clause="RUN-6")
     expect("HF_VM_GET_COUNT after the abort", hv.vm_count(), 3, clause="VM-3")
 
 
