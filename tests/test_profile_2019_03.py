@@ -8,6 +8,7 @@ from the text (§2, §4, §7, §11's worked examples), never from the modules un
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -390,7 +391,7 @@ def test_run_goes_on_through_preemptions_only() -> None:
     assert len(session.calls) == 3
 
 
-def _blamed_by_expect_calls(got: list[int | str], expected: list[int], probes: list[str | None]) -> tuple[str, ...] | None:
+def _blamed_by_expect_calls(got: list[int | str], expected: list[int], probes: Sequence[str | None]) -> tuple[str, ...] | None:
     from conformance.outcomes import ConformanceFailure
     from profiles.hafnium_2019_03.checks import expect_calls
 
