@@ -146,7 +146,9 @@ def test_run_with_masked_bits(boot, extra):
     # HF_VCPU_RUN (0xff03) with bit 30 or bits 63..32 set runs VM 1: it reports its VM ID. First
     # the plain ID runs it to its yield: if that fails, the run itself is wrong (ID-4), not CALL-3.
     hv = boot(script(Call(0xFF00), Call(0xFF04), Call(0xFF00)))
-    expect("run(1, 0) with x0=0xff03: VM 1 yields", hv.run(1, clause="ID-4"), 0x1, clause="ID-4")
+    yielded = hv.run(1, clause="ID-4")
+    # Past its yield (a second report), the YIELD was answered as something else (RUN-6).
+    expect("run(1, 0) with x0=0xff03: VM 1 yields", yielded, 0x1, clause="RUN-6" if len(hv.reports(1)) > 1 else "ID-4")
     expect("run(1, 0) with x0=0xff03: VM 1 ran", len(hv.reports(1)), 1, clause="ID-4")
     response = hv.call(0xFF03 | extra, 1, 0, clause="CALL-3")
     for _ in range(YIELD_LIMIT):
