@@ -410,3 +410,24 @@ def test_expect_calls_blames_a_marker_only_when_it_is_wrong_throughout() -> None
     assert _blamed_by_expect_calls([1, 2, 1], [1, 2, 1, 2], probes) == ("RUN-4",)  # a missing call
     assert _blamed_by_expect_calls([2, 0, 9], [2, 0, 2], ["VM-2", None, "VM-2"]) == ("RUN-4",)  # first wrong is VM-2's, not all
     assert _blamed_by_expect_calls([2, 5, 2], [2, 0, 2], ["VM-2", None, "VM-2"]) == ("RUN-4",)  # the checked answer
+
+
+def test_a_fault_at_a_vm_s_own_send_page_blames_cfg_4() -> None:
+    """A guest fault that stopped the system at the VM's own send page breaks CFG-4 (the send page
+    stays read-write); any other fault counts against the call's clause (None here)."""
+    from types import SimpleNamespace
+
+    class Session:
+        def base(self, vm: int) -> int:
+            return 0x4000_0000 + vm * 0x10_0000
+
+    h = hv.Hv.__new__(hv.Hv)
+    h.session = Session()  # type: ignore[assignment]
+    h.guests = (None, None)  # type: ignore[assignment]
+    send = 0x4010_0000 + 0x10000
+    assert h.fault_clause(SimpleNamespace(vm=1, address=send)) == "CFG-4"
+    assert h.fault_clause(SimpleNamespace(vm=1, address=send + 0xFFF)) == "CFG-4"
+    assert h.fault_clause(SimpleNamespace(vm=1, address=send + 0x1000)) is None  # the recv page
+    assert h.fault_clause(SimpleNamespace(vm=2, address=send)) is None  # another VM's
+    assert h.fault_clause(SimpleNamespace(vm=3, address=send)) is None  # no such VM
+    assert h.fault_clause(SimpleNamespace(vm=1, address=None)) is None

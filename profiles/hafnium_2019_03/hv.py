@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from conformance import harness
 from conformance.harness import SEND_PAGE, YIELD_LIMIT, expect
 from conformance.outcomes import ClauseArg, ConformanceFailure
-from conformance.protocol import Build, GuestVM
+from conformance.protocol import Build, GuestVM, fault_vm
+from guest_asm import layout
 from profiles.hafnium_2019_03 import programs
 
 HF_VM_GET_ID = 0xFF00
@@ -67,6 +68,16 @@ def boot(build: Build, *guests: GuestVM, time_slice: int = 10_000, fault_policy:
 
 class Hv(harness.Hv):
     """One system of the build under test, with this profile's calls by name."""
+
+    def fault_clause(self, fault: object) -> ClauseArg:
+        """A secondary's fault at its own send page (the library's, where every program of the
+        suite writes what it sends) breaks CFG-4: the send page stays read-write after configure
+        (and is plain memory of the VM before)."""
+        vm, address = fault_vm(fault), getattr(fault, "address", None)
+        if vm is None or not 0 <= vm <= len(self.guests) or not isinstance(address, int):
+            return None
+        send = self.base(vm) + SEND_PAGE
+        return "CFG-4" if send <= address < send + layout.LIB_PAGE_SIZE else None
 
     def vm_id(self) -> int:
         return self.call(HF_VM_GET_ID)
