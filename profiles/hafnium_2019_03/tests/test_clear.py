@@ -115,6 +115,7 @@ def test_clear_unread_refused_message_stays(boot):
     expect("run(1, 0): VM 1 yields", hv.run(1, clause="RUN-6"), 0x1, clause="RUN-6")
     hv.write_send_page(b"kept")
     expect_sent("send(1, 4)", hv.send(1, 4))
+    expect("VM 1's recv page after the send", hv.recv_page(4, vm=1), b"kept", clause="SEND-6")
     ended = hv.run(1, clause="RUN-5")
     expect("VM 1's clear of the unread message", x0_of(hv, 1, 2), ERR, clause="CLR-2")
     expect("VM 1's second clear: still unread", x0_of(hv, 1, 3), ERR, clause="CLR-2")

@@ -20,6 +20,7 @@ import pytest
 
 from conformance.harness import expect
 from guest_asm.programs import Call, Fill
+from profiles.hafnium_2019_03.checks import expect_calls
 from profiles.hafnium_2019_03.hv import Hv, expect_zero_x1_x17, program, script
 from profiles.hafnium_2019_03.mailbox_checks import (
     CFG,
@@ -466,4 +467,4 @@ def test_secondary_to_secondary_switches_out(boot):
     expect_ends_in_wfi("run(1, 0): VM 1 resumes; wfi", ended, "RUN-5")
     expect("run(2, 0): VM 2 receives; wfi", hv.run(2, clause="RUN-5"), 0xFFFF_FFFF_FFFF_FF02, clause="RUN-5")
     expect_received("VM 2's receive(0): sender 1, size 3", x0_of(hv, 2, 2), 0x0000000300000001, missing="SEND-8")
-    expect("VM 1's reports", x0s(hv, 1), [0, 0, 3], clause="SEND-8")
+    expect_calls("VM 1's reports", x0s(hv, 1), [0, 0, 3], ["CFG-5", None, "VM-3"], clause="SEND-8")
