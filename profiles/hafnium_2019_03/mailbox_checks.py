@@ -115,6 +115,14 @@ def expect_received(what: str, actual: int | str, expected: int, *, missing: Cla
     expect(what, actual, expected, "sender (u32) | size << 32", clause=clause)
 
 
+def expect_nothing(what: str, actual: int | str, *, clause: ClauseArg) -> None:
+    """A secondary's receive found nothing: NOTHING 0x00000000FFFFFFFF (RECV-3's encoding). A
+    message (a sender below 2**16, a size up to a page) or a missing report is ``clause``'s failure
+    (the mailbox was not as the test made it); any other value is a wrong encoding of nothing (RECV-3)."""
+    message = isinstance(actual, str) or (actual >> 32 <= 4096 and actual & 0xFFFF_FFFF < 0x10000)
+    expect(what, actual, NOTHING, clause=clause if message else "RECV-3")
+
+
 def report_count(hv: Hv, vm: int, count: int, what: str, clause: ClauseArg) -> None:
     """VM ``vm`` made exactly ``count`` reports: where it stopped (a switch) or that it never ran."""
     expect(what, len(hv.reports(vm)), count, clause=clause)

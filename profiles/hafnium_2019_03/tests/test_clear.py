@@ -15,10 +15,10 @@ from profiles.hafnium_2019_03.mailbox_checks import (
     CFG,
     CLEAR,
     ERR,
-    NOTHING,
     PAUSE,
     expect_ends_in_wfi,
     expect_message,
+    expect_nothing,
     expect_notified,
     expect_primary_clear,
     expect_primary_notified,
@@ -122,7 +122,7 @@ def test_clear_unread_refused_message_stays(boot):
     expect_received(
         "VM 1's receive(0): the message is still there", x0_of(hv, 1, 4), 0x0000000400000000, missing="CLR-2", clause="CLR-2"
     )
-    expect("VM 1's next receive(0)", x0_of(hv, 1, 5), NOTHING, clause="RECV-2")
+    expect_nothing("VM 1's next receive(0)", x0_of(hv, 1, 5), clause="RECV-2")
     expect_ends_in_wfi("run(1, 0): no switch; wfi", ended, "CLR-2")
     expect("VM 1's recv page", hv.recv_page(4, vm=1), b"kept", clause="CLR-2")
 

@@ -19,6 +19,7 @@ from profiles.hafnium_2019_03.mailbox_checks import (
     enable,
     expect_ends_in_wfi,
     expect_message,
+    expect_nothing,
     expect_primary_clear,
     expect_received,
     expect_sent,
@@ -62,7 +63,7 @@ def test_received_message_returned_blocking_or_not(boot, block):
     expect_sent("send(1, 33)", hv.send(1, 33))
     ended = hv.run(1, clause="RUN-5")
     expect_received(f"VM 1's receive({block:#x})", x0_of(hv, 1, 2), 0x0000002100000000, missing="RECV-2")
-    expect("VM 1's next receive(0): read, nothing", x0_of(hv, 1, 3), NOTHING, clause="RECV-2")
+    expect_nothing("VM 1's next receive(0): read, nothing", x0_of(hv, 1, 3), clause="RECV-2")
     report_count(hv, 1, 5, "VM 1 did not block or switch: it reached its last call", "RECV-2")
     expect_ends_in_wfi("run(1, 0): no switch on the way; wfi", ended, "RECV-2")
 
@@ -182,7 +183,7 @@ def test_delivered_when_the_primary_runs_it(boot):
     # blocked (RECV-4); no report: the run did not deliver (RUN-12).
     clause = "RECV-4" if got == NOTHING else "RUN-12"
     expect_received("VM 1's blocked receive", got, 0x0000000900000000, missing=clause, clause="RUN-12")
-    expect("VM 1's receive(0) after it: the mailbox became read", x0_of(hv, 1, 2), NOTHING, clause="RUN-12")
+    expect_nothing("VM 1's receive(0) after it: the mailbox became read", x0_of(hv, 1, 2), clause="RUN-12")
     expect("VM 1's clear of the read mailbox", x0_of(hv, 1, 3), 0, clause="CLR-3")
     expect("VM 1's recv page", hv.recv_page(9, vm=1), b"delivered", clause="SEND-6")
 
