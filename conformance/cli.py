@@ -221,7 +221,7 @@ def run_all_profiles(argv: Sequence[str]) -> int:
     commands: list[tuple[str, list[str]]] = []
     for name in names:
         own = []
-        for prev, a in zip(["", *rest[:-1]], rest, strict=True):
+        for prev, a in zip(["", *rest][: len(rest)], rest, strict=True):
             option, eq, value = a.partition("=")
             if prev in REPORT_OPTIONS:
                 a = _per_profile(a, name)

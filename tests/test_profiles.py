@@ -334,6 +334,8 @@ def test_profile_all_runs_each_profile_in_turn(monkeypatch: pytest.MonkeyPatch, 
     assert "hafnium-2019-03: exit 1" in capsys.readouterr().out
     assert cli.main(["--profile", "all", "-n", "1", "-q"]) == 1
     assert calls[-1][calls[-1].index("--profile") + 2 :] == ["-n", "1", "-q"]  # one process: in turn, -n as given
+    assert cli.main(["--profile", "all"]) == 1  # nothing else on the command line
+    assert calls[-1][calls[-1].index("--profile") + 2 :] == []
     assert cli.main(["--profile", "all", "--clause", "SEND-5"]) == 4
     assert "--clause and --list-clauses need one profile" in capsys.readouterr().err
 
@@ -342,20 +344,25 @@ def test_profile_all_runs_each_profile_in_turn(monkeypatch: pytest.MonkeyPatch, 
     ("workers", "each"),
     [(["-n", "2"], []), (["-n2"], []), (["-n", "6"], ["-n", "2"]), (["-n", "7"], ["-n", "2"]), (["-n", "9"], ["-n", "3"])],
 )
+@pytest.mark.parametrize("rest", [[], ["-q"]])
 def test_profile_all_with_workers_runs_profiles_side_by_side(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], workers: list[str], each: list[str]
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], workers: list[str], each: list[str], rest: list[str]
 ) -> None:
     """``--profile all -n N``: the profiles run at once, each with its share of the N processes
     (``-n`` only when the share is 2 or more); the outputs are printed whole, in profile order,
     with the same per-profile report files and the same worst exit status as in turn."""
     calls = _fake_runs(monkeypatch)
-    code = cli.main(["--profile", "all", *workers, "--json", "s.json", "-q", "--", "-n", "5"])
+    assert cli.main(["--profile", "all", *workers]) == 1  # nothing else: README's quick start
+    assert [cmd[cmd.index("--profile") + 2 :] for cmd in calls] == [each] * len(profiles.names())
+    calls.clear()
+    code = cli.main(["--profile", "all", *workers, "--json", "s.json", *rest, "--", "-n", "5"])
     assert code == 1
     assert sorted(cmd[cmd.index("--profile") + 1] for cmd in calls) == sorted(profiles.names())
     for cmd in calls:
         name = cmd[cmd.index("--profile") + 1]
-        assert cmd[cmd.index("--profile") + 2 :] == [*each, "--json", f"s.{name}.json", "-q", "--", "-n", "5"]
+        assert cmd[cmd.index("--profile") + 2 :] == [*each, "--json", f"s.{name}.json", *rest, "--", "-n", "5"]
     out = capsys.readouterr().out
+    out = out[out.rindex("side by side") :]
     blocks = [out.index(f"== profile {name} ==\noutput of {name}\n") for name in profiles.names()]
     assert blocks == sorted(blocks)
     assert out.rstrip().endswith("hafnium-2019-03: exit 1")
