@@ -7,8 +7,11 @@ reads guest memory without going through the emulator.
 
 Registers are read and written through libunicorn's C API directly (``uc_reg_*_batch`` with
 arrays prepared once): the Python wrapper costs a few microseconds a register, and the
-hypercall path touches 22 of them. The hot functions are called through prototypes that take
-plain ints (:func:`fast_function`): ctypes' own argument checks cost more than the call itself.
+hypercall path touches 22 of them. The hot functions are called without ctypes converting an
+argument per call -- ``uc_emu_start`` through a prototype of plain ints (:func:`fast_function`),
+the register calls with ctypes objects made once (:func:`held_function`) -- since ctypes' own
+argument handling costs more than the call itself, and the system's interrupt hook is the thunk's
+own target (:meth:`Machine.on_exception`).
 
 This module is the only one that calls libunicorn: the scheduler (:mod:`reference_hv.system`)
 runs a vCPU with :meth:`Machine.run` and reads what stopped it from the hooks it registered here.
@@ -17,6 +20,7 @@ runs a vCPU with :meth:`Machine.run` and reads what stopped it from the hooks it
 from __future__ import annotations
 
 import ctypes
+import functools
 import struct
 import threading
 from collections.abc import Callable
@@ -131,7 +135,7 @@ _WRITE_ACCESSES = frozenset({ucc.UC_MEM_WRITE_UNMAPPED, ucc.UC_MEM_WRITE, ucc.UC
 
 _ARGS4 = struct.Struct("<4Q")
 _ARGS8 = struct.Struct("<8Q")
-_V, _I = ctypes.c_void_p, ctypes.c_int
+_V = ctypes.c_void_p
 assert ctypes.sizeof(_V) == ctypes.sizeof(ctypes.c_uint64) == 8
 
 
@@ -144,12 +148,25 @@ def fast_function(name: str, *argtypes: Any) -> Any:
     return ctypes.CFUNCTYPE(ctypes.c_int, *argtypes)(address)
 
 
+def held_function(name: str) -> Any:
+    """libunicorn's ``name`` for the calls that take nanoseconds in C (registers, ``uc_emu_stop``),
+    called with ctypes objects made once -- the handle as a ``c_void_p``, arrays, pointers -- and
+    small ints (a C ``int``): with no ``argtypes`` ctypes converts no argument per call, and the GIL
+    is kept (``PYFUNCTYPE``: releasing and taking it back costs more than the call). ~260 ns a call
+    on CPython 3.11 against ~420 ns for :func:`fast_function` with plain ints. The ``uc_err`` it
+    returns is not read (the machine only passes registers and handles that exist)."""
+    address = ctypes.cast(getattr(uclib, name), ctypes.c_void_p).value
+    assert address is not None, name
+    return ctypes.PYFUNCTYPE(None)(address)
+
+
+# uc_emu_start releases the GIL: the guest may run for a long time.
 _emu_start = fast_function("uc_emu_start", _V, _V, _V, _V, _V)  # uc, begin, until, timeout (u64), count (size_t)
-_emu_stop = fast_function("uc_emu_stop", _V)
-_reg_read = fast_function("uc_reg_read", _V, _I, _V)
-_reg_write = fast_function("uc_reg_write", _V, _I, _V)
-_reg_read_batch = fast_function("uc_reg_read_batch", _V, _V, _V, _I)
-_reg_write_batch = fast_function("uc_reg_write_batch", _V, _V, _V, _I)
+_emu_stop = held_function("uc_emu_stop")  # uc
+_reg_read = held_function("uc_reg_read")  # uc, regid (int), value pointer
+_reg_write = held_function("uc_reg_write")
+_reg_read_batch = held_function("uc_reg_read_batch")  # uc, int regs[], void *vals[], count (int)
+_reg_write_batch = held_function("uc_reg_write_batch")
 
 
 class _CpReg(ctypes.Structure):
@@ -168,10 +185,6 @@ class _CpReg(ctypes.Structure):
 REG_CP: int = a64.UC_ARM64_REG_CP_REG
 
 
-def _ignore(intno: int) -> None:
-    pass
-
-
 def status_text(status: int) -> str:
     """The emulator's description of a non-zero :meth:`Machine.run` status."""
     return str(cast(Any, UcError)(status))
@@ -180,14 +193,14 @@ def status_text(status: int) -> str:
 class _Batch:
     """A fixed list of registers read or written with one C call."""
 
-    def __init__(self, handle: int, regs: tuple[int, ...]) -> None:
+    def __init__(self, handle: ctypes.c_void_p, regs: tuple[int, ...]) -> None:
         n = len(regs)
         self._ids = (ctypes.c_int * n)(*regs)
         self.values = (ctypes.c_uint64 * n)()
         base = ctypes.addressof(self.values)
         self._ptrs = (ctypes.c_void_p * n)(*(base + 8 * i for i in range(n)))
-        #: The arguments of ``uc_reg_*_batch``, as ints (the arrays above keep the memory alive).
-        self.call = (handle, ctypes.addressof(self._ids), ctypes.addressof(self._ptrs), n)
+        #: The arguments of ``uc_reg_*_batch`` (:func:`held_function`: the arrays are passed as pointers).
+        self.call = (handle, self._ids, self._ptrs, n)
 
     def read(self) -> Any:
         _reg_read_batch(*self.call)
@@ -199,6 +212,44 @@ class _Batch:
 
 def _deny(is_write: bool, address: int) -> bool:
     return False
+
+
+# The hot register calls of one machine, as closures: every name they use is a local of theirs.
+
+
+def _reader(batch: _Batch, unpack: Callable[[Any], tuple[int, ...]]) -> Callable[[], tuple[int, ...]]:
+    """Read ``batch``'s registers with one call and return them as a tuple."""
+    read, (h, ids, ptrs, n), values = _reg_read_batch, batch.call, batch.values
+
+    def read_registers() -> tuple[int, ...]:
+        read(h, ids, ptrs, n)
+        return unpack(values)
+
+    return read_registers
+
+
+def _returner(batch: _Batch) -> Callable[[int], None]:
+    """Write the first register of ``batch`` (x0) and zero the rest (x1..x17: they stay zero in
+    ``values``), with one call."""
+    write, (h, ids, ptrs, n), values = _reg_write_batch, batch.call, batch.values
+
+    def set_return(x0: int) -> None:
+        values[0] = x0
+        write(h, ids, ptrs, n)
+
+    return set_return
+
+
+def _results_writer(batch: _Batch) -> Callable[[int, tuple[int, ...]], None]:
+    """Write x0 and x1..x7 (``batch``: x0..x7) with one call."""
+    write, (h, ids, ptrs, n), values = _reg_write_batch, batch.call, batch.values
+
+    def set_results(x0: int, regs: tuple[int, ...]) -> None:
+        values[0] = x0
+        values[1], values[2], values[3], values[4], values[5], values[6], values[7] = regs
+        write(h, ids, ptrs, n)
+
+    return set_results
 
 
 #: Idle machines of finished systems, by (base, size, vCPUs), reset and ready for the next system
@@ -244,30 +295,39 @@ class Machine:
         self.ram_addr = ctypes.addressof(self.ram)
         self.uc.mem_map_ptr(base, size, UC_PROT_ALL, self.ram)
         self.handle = self.uc._uch
-        handle: int = self.handle.value  # the engine's address, for the fast calls
+        handle: int = self.handle.value  # the engine's address, for uc_emu_start (fast_function)
         self._h = handle
+        h = self._hobj = ctypes.c_void_p(handle)  # the same, for the held calls (held_function)
         self._callbacks: list[Any] = []
         self.closed = False
         #: The PC when known without asking the CPU (None: ask). Valid only while the CPU is stopped;
         #: the scheduler (System._execute) starts the CPU here and clears it.
         self.pc_hint: int | None = None
         self._u64 = ctypes.c_uint64()
-        self._u64_addr = ctypes.addressof(self._u64)
+        self._u64_addr = ctypes.c_void_p(ctypes.addressof(self._u64))
         self._cpreg = _CpReg()
-        self._cpreg_addr = ctypes.addressof(self._cpreg)
-        self._args = _Batch(handle, X_REGS[:4])
-        self._args_values = self._args.values
-        self._args_call = self._args.call
-        self._ret = _Batch(handle, X_REGS[:18])  # x0 = result, x1..x17 = 0 (CALL-5)
-        self._ret_values = self._ret.values
-        self._ret_call = self._ret.call
-        self._args8 = _Batch(handle, X_REGS[:8])  # x0..x7: the arguments and results of a wide core (FF-A)
-        self._args8_values = self._args8.values
-        self._args8_call = self._args8.call
-        self._ctx = _Batch(handle, CONTEXT_REGS)
-        self._xs = _Batch(handle, X_REGS)
-        self._exception: Callable[[int], None] = _ignore  # see on_exception
-        self._exception_hooked = False
+        self._cpreg_addr = ctypes.c_void_p(ctypes.addressof(self._cpreg))
+        # The calls of every hvc, as closures over their prepared arguments (no attribute loads).
+        args4 = _Batch(h, X_REGS[:4])
+        ret = _Batch(h, X_REGS[:18])  # x0 = result, x1..x17 = 0 (CALL-5)
+        args8 = _Batch(h, X_REGS[:8])  # x0..x7: the arguments and results of a wide core (FF-A)
+        self._batches = (args4, ret, args8)  # they own the arrays the closures point to
+        self.args = cast(Callable[[], tuple[int, int, int, int]], _reader(args4, _ARGS4.unpack_from))
+        self.args8 = cast(Callable[[], tuple[int, int, int, int, int, int, int, int]], _reader(args8, _ARGS8.unpack_from))
+        self.set_return = _returner(ret)
+        self.set_results = _results_writer(args8)
+        self.stop = functools.partial(_emu_stop, h)
+        self._ctx = _Batch(h, CONTEXT_REGS)
+        self._xs = _Batch(h, X_REGS)
+        #: The interrupt hook of the system using the machine (on_exception): (its handle, its thunk).
+        self._exception_hook: tuple[Any, Any] | None = None
+        #: A callback given to on_exception during a run, installed when the run returns.
+        self._next_exception_hook: Callable[[Any, int, Any], None] | None = None
+        #: Inside uc_emu_start (the hooks run then).
+        self._running = False
+        #: Thunks of replaced interrupt hooks, kept alive until the machine is released (one may be
+        #: running: a hook that installs an interceptor replaces itself).
+        self._retired: list[Any] = []
         self._unmapped: Callable[[bool, int], bool] = _deny  # see on_unmapped
         self._unmapped_hooked = False
         #: Hooks of one system (on_code_at), deleted when the machine is released.
@@ -277,7 +337,7 @@ class Machine:
         #: Saved contexts of the vCPUs not loaded in the CPU right now.
         self.contexts: list[list[int] | None] = [None] * vcpus
         self.loaded = 0
-        self._sys = _Batch(handle, SYS_REGS)
+        self._sys = _Batch(h, SYS_REGS)
         #: A vCPU's system registers before it first runs (SYS_REGS, then SPSR_EL1, CNTV_CTL_EL0,
         #: CNTV_CVAL_EL0): those of the CPU as created.
         self._sys_pristine = self._save_sys()
@@ -302,25 +362,48 @@ class Machine:
         """
         begin = self.pc_hint
         if begin is None:
-            begin = self.reg(REG_PC)
-        self.pc_hint = None
+            _reg_read(self._hobj, REG_PC, self._u64_addr)
+            begin = self._u64.value
+        else:
+            self.pc_hint = None
+        self._running = True
         status: int = _emu_start(self._h, begin, UNTIL, 0, count)
+        self._running = False  # (nothing raises through uc_emu_start: the hooks catch everything)
+        if self._next_exception_hook is not None:
+            self._install_exception_hook(self._next_exception_hook)
         return status
 
-    def stop(self) -> None:
-        """Ask the CPU to stop after the current block (``uc_emu_stop``: asynchronous)."""
-        _emu_stop(self._h)
+    #: ``stop()``: ask the CPU to stop after the current block (``uc_emu_stop``: asynchronous).
+    stop: Callable[[], None]
 
-    def on_exception(self, callback: Callable[[int], None]) -> None:
-        """Call ``callback(intno)`` for every exception the guest takes (hvc, smc, brk, undef, ...).
+    def on_exception(self, callback: Callable[[Any, int, Any], None]) -> None:
+        """Call ``callback(uc, intno, data)`` for every exception the guest takes (hvc, smc, brk,
+        undef, ...): straight from the emulator, with no frame in between (the hot path of every
+        hvc); ``intno`` is the exception number, ``uc`` and ``data`` are to be ignored. The callback
+        must not raise (Unicorn's C is below it).
 
-        A later call replaces the callback (one hook either way).
+        A later call replaces the callback (one hook either way); :meth:`release` removes it. Made
+        from inside a hook of this machine's run, the replacement takes effect when the run returns
+        (the emulator would also hand the new hook the exception being handled).
         """
-        self._exception = callback
-        if not self._exception_hooked:
-            self._exception_hooked = True
-            cb = HOOK_INTR_CFUNC(lambda _uc, intno, _data: self._exception(intno))
-            self._add_hook(UC_HOOK_INTR, cb)
+        if self._running:
+            self._next_exception_hook = callback
+            return
+        self._install_exception_hook(callback)
+
+    def _install_exception_hook(self, callback: Callable[[Any, int, Any], None]) -> None:
+        self._next_exception_hook = None
+        self._drop_exception_hook()
+        cb = HOOK_INTR_CFUNC(callback)
+        self._exception_hook = (self._add_hook(UC_HOOK_INTR, cb), cb)
+
+    def _drop_exception_hook(self) -> None:
+        if self._exception_hook is not None:
+            handle, cb = self._exception_hook
+            self._exception_hook = None
+            uclib.uc_hook_del(self.handle, handle)
+            self._callbacks.remove(cb)
+            self._retired.append(cb)
 
     def on_unmapped(self, callback: Callable[[bool, int], bool]) -> None:
         """Call ``callback(is_write, address)`` when the guest touches unmapped memory, or writes
@@ -375,7 +458,7 @@ class Machine:
         """From a code hook on the instruction at ``address``: do not execute it, go on after it
         (the CPU leaves the block and resumes at ``address + 4`` in the same run)."""
         self._u64.value = address + 4
-        _reg_write(self._h, REG_PC, self._u64_addr)
+        _reg_write(self._hobj, REG_PC, self._u64_addr)
 
     # --- the virtual IRQ line and the virtual timer ---------------------------------------------
 
@@ -448,7 +531,7 @@ class Machine:
                 result = (cval - VIRTUAL_COUNTER) & 0xFFFF_FFFF if what == "mrs tval" else VIRTUAL_COUNTER
                 if xt is not None:
                     self._u64.value = result
-                    _reg_write(self._h, xt, self._u64_addr)
+                    _reg_write(self._hobj, xt, self._u64_addr)
                 self.skip(address)
 
         return access
@@ -457,7 +540,7 @@ class Machine:
         """A system register (CP_* tuple), read with one C call."""
         r = self._cpreg
         r.crn, r.crm, r.op0, r.op1, r.op2 = cp
-        _reg_read(self._h, REG_CP, self._cpreg_addr)
+        _reg_read(self._hobj, REG_CP, self._cpreg_addr)
         value: int = r.val
         return value
 
@@ -465,7 +548,7 @@ class Machine:
         r = self._cpreg
         r.crn, r.crm, r.op0, r.op1, r.op2 = cp
         r.val = value
-        _reg_write(self._h, REG_CP, self._cpreg_addr)
+        _reg_write(self._hobj, REG_CP, self._cpreg_addr)
 
     def _save_sys(self) -> list[int]:
         return [*self._sys.read(), self._cp(CP_SPSR_EL1), self._cp(CP_CNTV_CTL_EL0), self._cp(CP_CNTV_CVAL_EL0)]
@@ -514,50 +597,44 @@ class Machine:
     # --- registers ------------------------------------------------------------------------
 
     def reg(self, reg: int) -> int:
-        _reg_read(self._h, reg, self._u64_addr)
+        _reg_read(self._hobj, reg, self._u64_addr)
         value: int = self._u64.value
         return value
 
     def set_reg(self, reg: int, value: int) -> None:
         self.pc_hint = value if reg == REG_PC else self.pc_hint
         self._u64.value = value
-        _reg_write(self._h, reg, self._u64_addr)
+        _reg_write(self._hobj, reg, self._u64_addr)
 
     @property
     def pc(self) -> int:
         """The PC (from the CPU, unless the scheduler already read it since the CPU stopped)."""
-        return self.pc_hint if self.pc_hint is not None else self.reg(REG_PC)
+        pc = self.pc_hint
+        if pc is None:
+            _reg_read(self._hobj, REG_PC, self._u64_addr)
+            pc = self._u64.value
+        return pc
 
     def stopped_pc(self) -> int:
-        """Read the PC of the stopped CPU once and keep it for the next :meth:`start`."""
-        self.pc_hint = self.reg(REG_PC)
-        return self.pc_hint
+        """Read the PC of the stopped CPU once and keep it for the next :meth:`run`."""
+        _reg_read(self._hobj, REG_PC, self._u64_addr)
+        pc: int = self._u64.value
+        self.pc_hint = pc
+        return pc
 
-    def args(self) -> tuple[int, int, int, int]:
-        """x0..x3, read with one call."""
-        _reg_read_batch(*self._args_call)
-        return cast(tuple[int, int, int, int], _ARGS4.unpack_from(self._args_values))
-
-    def args8(self) -> tuple[int, int, int, int, int, int, int, int]:
-        """x0..x7, read with one call."""
-        _reg_read_batch(*self._args8_call)
-        return cast(tuple[int, int, int, int, int, int, int, int], _ARGS8.unpack_from(self._args8_values))
-
-    def set_results(self, x0: int, regs: tuple[int, ...]) -> None:
-        """Return x0 and ``regs`` = x1..x7 (seven values); x8 and above keep their values."""
-        values = self._args8_values
-        values[0] = x0
-        values[1], values[2], values[3], values[4], values[5], values[6], values[7] = regs
-        _reg_write_batch(*self._args8_call)
+    #: ``args()``: x0..x3, read with one call.
+    args: Callable[[], tuple[int, int, int, int]]
+    #: ``args8()``: x0..x7, read with one call.
+    args8: Callable[[], tuple[int, int, int, int, int, int, int, int]]
+    #: ``set_results(x0, regs)``: return x0 and ``regs`` = x1..x7 (seven values); x8 and above keep
+    #: their values.
+    set_results: Callable[[int, tuple[int, ...]], None]
+    #: ``set_return(x0)``: return from a hypercall: x0 = result, x1..x17 = 0 (CALL-5).
+    set_return: Callable[[int], None]
 
     def xregs(self) -> tuple[int, ...]:
         """x0..x30, read with one call."""
         return tuple(self._xs.read())
-
-    def set_return(self, x0: int) -> None:
-        """Return from a hypercall: x0 = result, x1..x17 = 0 (CALL-5)."""
-        self._ret_values[0] = x0
-        _reg_write_batch(*self._ret_call)
 
     def save(self) -> list[int]:
         return list(self._ctx.read())
@@ -604,7 +681,10 @@ class Machine:
             uclib.uc_hook_del(self.handle, handle)
             self._callbacks.remove(cb)
         self._system_hooks.clear()
-        self._exception, self._unmapped = _ignore, _deny
+        self._next_exception_hook = None
+        self._drop_exception_hook()
+        self._retired.clear()
+        self._unmapped = _deny
         key = (self.base, self.size, len(self.contexts))
         with _POOL_LOCK:
             idle = _POOL.setdefault(key, [])
@@ -648,7 +728,9 @@ class Machine:
         self.uc = None
         self._callbacks.clear()
         self._system_hooks.clear()
-        self._exception, self._unmapped = _ignore, _deny
+        self._exception_hook = self._next_exception_hook = None
+        self._retired.clear()
+        self._unmapped = _deny
         self.ram = (ctypes.c_ubyte * 0)()
         self.ram_addr = 0
         self.size = 0
