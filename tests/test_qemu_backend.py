@@ -330,7 +330,7 @@ def test_gdb_framing_and_checksum() -> None:
 
 
 def test_gdb_memory_registers_breakpoints(fake: Callable[..., tuple[gdb.GdbClient, FakeStub]]) -> None:
-    memory = bytearray(range(256)) * 16  # 4 KiB at 0x1000
+    memory = bytearray(range(256)) * 17  # 4 KiB + 256 at 0x1000
     regs = list(range(100, 133))
 
     def handler(p: str) -> str | None:
@@ -356,10 +356,11 @@ def test_gdb_memory_registers_breakpoints(fake: Callable[..., tuple[gdb.GdbClien
     assert client.no_ack_mode() and not client.ack
     client.set_physical_memory_mode(True)
     client.insert_breakpoint(0x40080010)
-    assert client.read_memory(0x1000, 3000) == bytes(memory[:3000])  # 3 packets of <= MEMORY_CHUNK
-    assert sum(1 for p in server.received if p.startswith("m")) == 3
-    client.write_memory(0x1100, b"\xaa" * 1500)
-    assert memory[0x100 : 0x100 + 1500] == b"\xaa" * 1500
+    assert client.read_memory(0x1000, 4100) == bytes(memory[:4100])  # 3 packets of <= READ_CHUNK
+    assert [p for p in server.received if p.startswith("m")] == ["m1000,800", "m1800,800", "m2000,4"]
+    client.write_memory(0x1100, b"\xaa" * 2500)  # 2 packets of <= WRITE_CHUNK
+    assert memory[0x100 : 0x100 + 2500] == b"\xaa" * 2500
+    assert [p.split(":")[0] for p in server.received if p.startswith("M")] == ["M1100,7d0", "M18d0,1f4"]
     assert client.read_registers()[:33] == regs and client.read_registers()[33] == 0x3C5
     assert client.read_register(gdb.REG_PC) == regs[32]
     client.resume(0x40080014)
@@ -609,7 +610,9 @@ def test_secondaries_are_packed_into_the_initrd(stub_build: qemu.QemuBuild) -> N
     guests = (script(Call(0xFF01)), program("idle", memory=0x200000))
     session = stub_build.boot(SystemConfig(guests))
     try:
-        members = {m.name: m.data for m in cpio.read((Path(session.tmpdir) / "initrd.cpio").read_bytes())}
+        assert session.client is not None  # the initrd as the guest has it (written into QEMU's placeholder)
+        initrd = session.client.read_memory(session.image_cfg.initrd_address, len(session.initrd))
+        members = {m.name: m.data for m in cpio.read(initrd)}
         assert members["vmlinuz"] == session.driver.code
         assert members["vms.txt"] == b"1048576 1 vm1-script.S\n2097152 1 vm2-idle.S\n"
         assert session.base(2) == 0x40D00000
