@@ -470,7 +470,10 @@ def wait_dead(pid: int, seconds: float) -> bool:
 
 
 _HANGING_WORKER = """\
-    import sys
+    import signal, sys
+    # Ctrl-C as at a terminal, whatever SIGINT disposition this process inherited: an ignored SIGINT
+    # survives exec, and Python then installs no KeyboardInterrupt handler of its own.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from guest_asm import assembler
     assembler.assemble_uncached("nop", base=0x10000)
     assembler._ks_worker.DEADLINE = 600
