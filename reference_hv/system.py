@@ -657,10 +657,6 @@ class System:
             raise HarnessError(f"the core wrote {len(data):#x} bytes to VM {vm} at {addr:#x}: outside its memory")
         m.load(addr, data)
 
-    def _copy(self, src_vm: int, src: int, dst_vm: int, dst: int, size: int) -> None:
-        """The core's copy function (core_api.CopyFn): :meth:`_Platform.__call__`, what the core calls."""
-        self.platform(src_vm, src, dst_vm, dst, size)
-
     def _log(
         self, kind: str, vm: int, vcpu: int, args: tuple[int, ...] = (), result: int | None = None, detail: str = ""
     ) -> None:  # off the hot path: hypercalls append to the trace inline

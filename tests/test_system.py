@@ -561,7 +561,7 @@ def test_an_interceptor_that_raises_is_an_internal_error() -> None:
 def test_the_core_may_not_copy_outside_a_vms_memory() -> None:
     s = System([VMSpec.program("idle")])
     with pytest.raises(HarnessError, match="outside their memory"):
-        s._copy(0, s.base(0) + s.memory_size(0) - 8, 1, s.base(1), 16)
+        s.platform(0, s.base(0) + s.memory_size(0) - 8, 1, s.base(1), 16)  # the core's copy function
 
 
 # --- machines reused across systems ------------------------------------------------------------
